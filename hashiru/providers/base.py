@@ -1,0 +1,161 @@
+"""The one interface every model backend implements, plus what they all share.
+
+A Provider turns our Messages and ToolSpecs into its SDK's request and the SDK's reply into a
+ModelResponse. It reports usage as the backend counts it, maps every failure to ProviderError,
+and knows nothing about money or agents. `ChatModel` binds a provider to one model name and adds
+the retry policy, so no backend retries on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import ClassVar, TypeVar
+
+from pydantic import BaseModel
+
+from hashiru.errors import ProviderError
+from hashiru.messages import Message, ModelResponse, TextDelta, ToolSpec
+from hashiru.settings import Settings
+
+T = TypeVar("T")
+StreamItem = TextDelta | ModelResponse
+
+
+class ModelInfo(BaseModel):
+    """What can be hired: one model on one provider."""
+
+    ref: str
+    provider: str
+    local: bool
+    context_tokens: int | None = None
+    memory_bytes: int | None = None
+    description: str = ""
+
+
+class Provider(ABC):
+    name: ClassVar[str]
+    local: ClassVar[bool]
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def unavailable_reason(self) -> str | None:
+        """Why this backend cannot be used at all (no key, no package), without network."""
+        return None
+
+    @abstractmethod
+    async def complete(
+        self, model: str, messages: Sequence[Message], tools: Sequence[ToolSpec], max_tokens: int
+    ) -> ModelResponse: ...
+
+    async def stream(
+        self, model: str, messages: Sequence[Message], tools: Sequence[ToolSpec], max_tokens: int
+    ) -> AsyncIterator[StreamItem]:
+        """Yield text deltas, then the full response. Backends that cannot stream send one delta."""
+        response = await self.complete(model, messages, tools, max_tokens)
+        if response.text:
+            yield TextDelta(text=response.text)
+        yield response
+
+    @abstractmethod
+    async def list_models(self) -> list[ModelInfo]:
+        """Every model this backend can serve now; raises ProviderError when unreachable."""
+
+    @abstractmethod
+    async def describe(self, model: str) -> ModelInfo:
+        """Check that `model` exists and the credentials work; used when an agent is hired."""
+
+    def info(self, model: str, **fields: object) -> ModelInfo:
+        return ModelInfo(ref=f"{self.name}:{model}", provider=self.name, local=self.local, **fields)
+
+
+def error_for_status(provider: str, status: int, message: str) -> ProviderError:
+    """Map an HTTP status to our error kinds; every SDK's status errors go through here."""
+    if status in (401, 403):
+        kind = "auth"
+    elif status == 404:
+        kind = "not_found"
+    elif status == 429:
+        kind = "rate_limit"
+    elif status == 408:
+        kind = "timeout"
+    elif status >= 500:
+        kind = "server"
+    else:
+        kind = "bad_request"
+    return ProviderError(provider, kind, message or "no detail given", status=status)
+
+
+MAX_BACKOFF_SECONDS = 8.0
+
+
+async def backoff(attempt: int, base_delay: float) -> None:
+    """Sleep before retry `attempt`: exponential, capped, with jitter so callers spread out."""
+    delay = min(MAX_BACKOFF_SECONDS, base_delay * 2**attempt)
+    await asyncio.sleep(delay * (0.5 + random.random() / 2))
+
+
+async def with_retries(
+    call: Callable[[], Awaitable[T]], attempts: int, base_delay: float = 0.5
+) -> T:
+    """Run `call`, retrying retryable ProviderErrors up to `attempts` more times."""
+    for attempt in range(attempts):
+        try:
+            return await call()
+        except ProviderError as exc:
+            if not exc.retryable:
+                raise
+            await backoff(attempt, base_delay)
+    return await call()
+
+
+@dataclass(frozen=True)
+class ChatModel:
+    """A provider bound to one model name: what the loop and employees talk to."""
+
+    provider: Provider
+    name: str
+    retry_base_delay: float = 0.5
+
+    @property
+    def ref(self) -> str:
+        return f"{self.provider.name}:{self.name}"
+
+    @property
+    def local(self) -> bool:
+        return self.provider.local
+
+    @property
+    def _attempts(self) -> int:
+        return self.provider.settings.retries
+
+    async def complete(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec] = (), max_tokens: int = 0
+    ) -> ModelResponse:
+        limit = max_tokens or self.provider.settings.max_tokens
+        return await with_retries(
+            lambda: self.provider.complete(self.name, messages, tools, limit),
+            self._attempts,
+            self.retry_base_delay,
+        )
+
+    async def stream(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec] = (), max_tokens: int = 0
+    ) -> AsyncIterator[StreamItem]:
+        """Stream with retries, as long as nothing has been yielded yet."""
+        limit = max_tokens or self.provider.settings.max_tokens
+        for attempt in range(self._attempts + 1):
+            started = False
+            try:
+                async for item in self.provider.stream(self.name, messages, tools, limit):
+                    started = True
+                    yield item
+                return
+            except ProviderError as exc:
+                if started or not exc.retryable or attempt == self._attempts:
+                    raise
+                await backoff(attempt, self.retry_base_delay)

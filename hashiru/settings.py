@@ -1,0 +1,114 @@
+"""HASHIRU's configuration: defaults, then `HASHIRU_HOME/hashiru.toml`, then the environment.
+
+Every setting `foo` is read from `HASHIRU_FOO`; provider settings also answer to the names their
+SDKs use (`OLLAMA_HOST`, `GEMINI_API_KEY`, ...). A bad value is one line naming the setting.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from hashiru.errors import ConfigError
+
+SWITCHES = (
+    "agent_creation",
+    "local_agents",
+    "cloud_agents",
+    "tool_creation",
+    "tool_invocation",
+    "resource_budget",
+    "economy_budget",
+    "memory",
+)
+"""HASHIRU's eight capability switches; each is the setting `enable_<switch>`."""
+
+# Environment names that SDKs and users already know, besides HASHIRU_<NAME>.
+_ENV_ALIASES: dict[str, tuple[str, ...]] = {
+    "ollama_host": ("OLLAMA_HOST",),
+    "gemini_api_key": ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+    "gemini_base_url": ("GOOGLE_GEMINI_BASE_URL",),
+    "anthropic_api_key": ("ANTHROPIC_API_KEY",),
+    "anthropic_base_url": ("ANTHROPIC_BASE_URL",),
+}
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("HASHIRU_HOME") or Path.home() / ".hashiru").expanduser()
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    home: Path = Field(default_factory=default_home)
+    ceo_model: str | None = None
+    max_steps: int = Field(12, ge=1, le=200)
+    max_seconds: float = Field(600.0, gt=0)
+    max_tokens: int = Field(1024, ge=16)
+    request_timeout: float = Field(120.0, gt=0)
+    retries: int = Field(3, ge=0, le=10)
+
+    enable_agent_creation: bool = True
+    enable_local_agents: bool = True
+    enable_cloud_agents: bool = True
+    enable_tool_creation: bool = True
+    enable_tool_invocation: bool = True
+    enable_resource_budget: bool = True
+    enable_economy_budget: bool = True
+    enable_memory: bool = True
+
+    ollama_host: str = "http://127.0.0.1:11434"
+    gemini_api_key: SecretStr | None = None
+    gemini_base_url: str | None = None
+    gemini_default_model: str = "gemini-2.5-flash"
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
+    anthropic_default_model: str = "claude-sonnet-4-5"
+
+    def enabled(self, switch: str) -> bool:
+        return bool(getattr(self, f"enable_{switch}"))
+
+    @classmethod
+    def load(
+        cls, environ: Mapping[str, str] | None = None, **overrides: Any
+    ) -> Settings:
+        """Read settings; `overrides` (e.g. from CLI flags) win over everything else."""
+        environ = os.environ if environ is None else environ
+        home = Path(overrides.get("home") or environ.get("HASHIRU_HOME") or default_home())
+        values: dict[str, Any] = {"home": home}
+        values.update(_read_toml(home.expanduser() / "hashiru.toml"))
+        for name in cls.model_fields:
+            for env_name in (f"HASHIRU_{name.upper()}", *_ENV_ALIASES.get(name, ())):
+                if environ.get(env_name):
+                    values[name] = environ[env_name]
+                    break
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            raise ConfigError(_one_line(exc)) from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+
+
+def _one_line(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    name = ".".join(str(part) for part in error["loc"]) or "settings"
+    if error["type"] == "extra_forbidden":
+        return f"Unknown setting '{name}' (check hashiru.toml for a typo)."
+    shown = "***" if "key" in name else repr(error.get("input"))
+    return (
+        f"Invalid setting '{name}' (HASHIRU_{name.upper()}): {error['msg']}, got {shown}."
+    )

@@ -1,0 +1,39 @@
+"""Test isolation: a temporary HASHIRU_HOME, no provider keys, and no traffic beyond 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+_PROVIDER_ENV = (
+    "OLLAMA_HOST",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "GOOGLE_GEMINI_BASE_URL",
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_BASE_URL",
+)
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+_real_connect = socket.socket.connect
+
+
+def _guarded_connect(self: socket.socket, address: object) -> None:
+    host = address[0] if isinstance(address, tuple) else address
+    if self.family in (socket.AF_INET, socket.AF_INET6) and host not in _LOOPBACK:
+        raise ConnectionRefusedError(f"tests may only connect to 127.0.0.1, not {host!r}")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+    for name in _PROVIDER_ENV:
+        monkeypatch.delenv(name, raising=False)
+    for name in list(os.environ):
+        if name.startswith("HASHIRU_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HASHIRU_HOME", str(tmp_path / "home"))
+    # Nothing listens here: a test that forgets to start its fake fails fast, offline.
+    monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:9")
