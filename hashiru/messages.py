@@ -12,7 +12,12 @@ from pydantic import BaseModel, Field
 
 
 class Usage(BaseModel):
-    """Provider-reported token counts for one or more calls."""
+    """Provider-reported token counts for one or more calls.
+
+    `input_tokens` counts every prompt token, cached ones included (as Gemini, Ollama and
+    OpenAI report it); `cache_read_tokens` and `cache_write_tokens` say how many of those were
+    read from or written to the provider's prompt cache, which prices them differently.
+    """
 
     input_tokens: int = 0
     output_tokens: int = 0
@@ -82,6 +87,7 @@ class ModelResponse(BaseModel):
 
 
 class TextDelta(BaseModel):
-    """A piece of streamed text."""
+    """A piece of streamed text (also emitted as a run event, hence `kind`)."""
 
+    kind: Literal["text_delta"] = "text_delta"
     text: str

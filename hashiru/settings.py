@@ -68,15 +68,13 @@ class Settings(BaseModel):
     gemini_default_model: str = "gemini-2.5-flash"
     anthropic_api_key: SecretStr | None = None
     anthropic_base_url: str | None = None
-    anthropic_default_model: str = "claude-sonnet-4-5"
+    anthropic_default_model: str = "claude-sonnet-4-6"
 
     def enabled(self, switch: str) -> bool:
         return bool(getattr(self, f"enable_{switch}"))
 
     @classmethod
-    def load(
-        cls, environ: Mapping[str, str] | None = None, **overrides: Any
-    ) -> Settings:
+    def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read settings; `overrides` (e.g. from CLI flags) win over everything else."""
         environ = os.environ if environ is None else environ
         home = Path(overrides.get("home") or environ.get("HASHIRU_HOME") or default_home())
@@ -109,6 +107,4 @@ def _one_line(exc: ValidationError) -> str:
     if error["type"] == "extra_forbidden":
         return f"Unknown setting '{name}' (check hashiru.toml for a typo)."
     shown = "***" if "key" in name else repr(error.get("input"))
-    return (
-        f"Invalid setting '{name}' (HASHIRU_{name.upper()}): {error['msg']}, got {shown}."
-    )
+    return f"Invalid setting '{name}' (HASHIRU_{name.upper()}): {error['msg']}, got {shown}."

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import random
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel
 
@@ -42,6 +43,25 @@ class Provider(ABC):
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def new_client(self) -> Any:
+        """Make this backend's SDK client; backends that talk to a server override it."""
+        raise NotImplementedError
+
+    @property
+    def client(self) -> Any:
+        """The SDK client for the running event loop, made once and kept.
+
+        Pooled connections belong to the loop that opened them, so a second `asyncio.run`
+        (a benchmark, a test, the UI's worker) gets a client of its own.
+        """
+        loop = asyncio.get_running_loop()
+        if loop not in self._clients:
+            self._clients[loop] = self.new_client()
+        return self._clients[loop]
 
     def unavailable_reason(self) -> str | None:
         """Why this backend cannot be used at all (no key, no package), without network."""

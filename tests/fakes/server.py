@@ -8,6 +8,7 @@ only translate a FakeTurn into their provider's wire format and route their path
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections import defaultdict, deque
@@ -59,9 +60,12 @@ class FakeServer:
         self.requests: list[Recorded] = []
         self.turns: dict[str, deque[FakeTurn]] = defaultdict(deque)
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = _QuietServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll keeps shutdown() quick: each test starts and stops its own fake.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -96,6 +100,13 @@ class FakeServer:
 
     def handle(self, request: Recorded) -> Reply:  # pragma: no cover - overridden
         raise NotImplementedError
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that timed out and hung up is expected in tests; anything else is shown."""
+        if not isinstance(sys.exc_info()[1], BrokenPipeError | ConnectionResetError):
+            super().handle_error(request, client_address)
 
 
 def sse(events: Iterable[tuple[str | None, Any]]) -> Iterable[bytes]:

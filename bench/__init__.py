@@ -1,0 +1,1 @@
+"""HASHIRU's benchmarks: performance figures now, HASHIRUBench accuracy-versus-cost later."""

@@ -1,0 +1,1 @@
+"""Performance benchmarks of the CEO loop; run `python -m bench.perf`."""

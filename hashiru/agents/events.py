@@ -1,0 +1,69 @@
+"""Typed events a run emits; the CLI, the UI and the benchmarks all render these.
+
+Nothing in the agent layer prints: it emits, and the edges decide what a person sees.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from hashiru.messages import TextDelta, Usage
+
+
+class ToolCallStarted(BaseModel):
+    kind: Literal["tool_call_started"] = "tool_call_started"
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+class ToolCallFinished(BaseModel):
+    kind: Literal["tool_call_finished"] = "tool_call_finished"
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+    ok: bool
+    result: str
+    seconds: float
+
+
+class AgentHired(BaseModel):
+    kind: Literal["agent_hired"] = "agent_hired"
+    name: str
+    model: str
+
+
+class AgentFired(BaseModel):
+    kind: Literal["agent_fired"] = "agent_fired"
+    name: str
+    model: str
+
+
+class StepFinished(BaseModel):
+    kind: Literal["step_finished"] = "step_finished"
+    step: int
+    usage: Usage
+
+
+class Answer(BaseModel):
+    kind: Literal["answer"] = "answer"
+    text: str
+
+
+class RunFailed(BaseModel):
+    kind: Literal["error"] = "error"
+    message: str
+
+
+Event = (
+    TextDelta
+    | ToolCallStarted
+    | ToolCallFinished
+    | AgentHired
+    | AgentFired
+    | StepFinished
+    | Answer
+    | RunFailed
+)

@@ -1,0 +1,133 @@
+"""The agent loop: ask the model, run the tools it calls (concurrently), repeat until it answers.
+
+Model mistakes never raise here: an unknown tool, arguments that break the schema or a tool
+that fails all come back to the model as error results it can act on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from hashiru.agents.events import Answer, Event, StepFinished, ToolCallFinished, ToolCallStarted
+from hashiru.errors import HashiruError, RunLimitError
+from hashiru.messages import Message, ModelResponse, TextDelta, ToolCall, ToolResult, Usage
+from hashiru.providers import ChatModel
+from hashiru.tools import Tool, ToolFailure
+from hashiru.tools.base import to_json
+
+Emit = Callable[[Event], None]
+
+LAST_STEP_NOTE = (
+    "This is your last step: answer the user now with what you have; do not call tools."
+)
+
+
+class ToolRecord(BaseModel):
+    name: str
+    arguments: dict[str, Any]
+    ok: bool
+    seconds: float
+
+
+class LoopOutcome(BaseModel):
+    answer: str
+    steps: int
+    usage: Usage = Field(default_factory=Usage)
+    tool_calls: list[ToolRecord] = Field(default_factory=list)
+
+
+async def run_loop(
+    model: ChatModel,
+    messages: list[Message],
+    tools: Sequence[Tool],
+    emit: Emit,
+    max_steps: int,
+    max_seconds: float,
+) -> LoopOutcome:
+    """Drive `model` until it answers; `messages` grows with every turn (the caller keeps it)."""
+    try:
+        async with asyncio.timeout(max_seconds):
+            return await _steps(model, messages, tools, emit, max_steps)
+    except TimeoutError:
+        raise RunLimitError(
+            f"The run took longer than {max_seconds:g} s (raise HASHIRU_MAX_SECONDS)."
+        ) from None
+
+
+async def _steps(
+    model: ChatModel,
+    messages: list[Message],
+    tools: Sequence[Tool],
+    emit: Emit,
+    max_steps: int,
+) -> LoopOutcome:
+    by_name = {t.name: t for t in tools}
+    specs = [t.spec for t in tools]
+    outcome = LoopOutcome(answer="", steps=0)
+    for step in range(1, max_steps + 1):
+        last = step == max_steps
+        prompt = [*messages, Message.user(LAST_STEP_NOTE)] if last and step > 1 else messages
+        response = await _model_turn(model, prompt, specs, emit)
+        messages.append(response.as_message())
+        outcome.steps = step
+        outcome.usage += response.usage
+        emit(StepFinished(step=step, usage=response.usage))
+        if not response.tool_calls:
+            outcome.answer = response.text
+            emit(Answer(text=response.text))
+            return outcome
+        if last:
+            break
+        done = await asyncio.gather(*(_run_tool(c, by_name, emit) for c in response.tool_calls))
+        messages.append(Message(role="tool", tool_results=[result for result, _ in done]))
+        outcome.tool_calls.extend(record for _, record in done)
+    raise RunLimitError(
+        f"The CEO did not answer within {max_steps} steps (raise HASHIRU_MAX_STEPS)."
+    )
+
+
+async def _model_turn(
+    model: ChatModel, messages: list[Message], specs: list, emit: Emit
+) -> ModelResponse:
+    async for item in model.stream(messages, specs):
+        if isinstance(item, TextDelta):
+            emit(item)
+        else:
+            return item
+    raise HashiruError(f"{model.ref} ended its stream without a response.")
+
+
+async def _run_tool(
+    call: ToolCall, tools: dict[str, Tool], emit: Emit
+) -> tuple[ToolResult, ToolRecord]:
+    emit(ToolCallStarted(call_id=call.id, name=call.name, arguments=call.arguments))
+    started = time.monotonic()
+    ok = False
+    try:
+        tool = tools.get(call.name)
+        if tool is None:
+            raise ToolFailure(f"unknown tool '{call.name}'; available: {', '.join(tools)}")
+        content, ok = to_json(await tool.call(call.arguments)), True
+    except (ToolFailure, HashiruError) as exc:
+        content = to_json({"error": str(exc)})
+    except Exception as exc:  # a tool's bug must not end the CEO's run
+        content = to_json({"error": f"{call.name} crashed: {type(exc).__name__}: {exc}"})
+    seconds = time.monotonic() - started
+    emit(
+        ToolCallFinished(
+            call_id=call.id,
+            name=call.name,
+            arguments=call.arguments,
+            ok=ok,
+            result=content,
+            seconds=seconds,
+        )
+    )
+    result = ToolResult(call_id=call.id, name=call.name, content=content, is_error=not ok)
+    record = ToolRecord(name=call.name, arguments=call.arguments, ok=ok, seconds=seconds)
+    return result, record

@@ -1,0 +1,176 @@
+"""`hashiru`: run a task headless, inspect and fire employees, and check what is available.
+
+Thin on purpose: it builds a Hashiru, renders its typed events with rich, and turns every
+HashiruError into one readable line and a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from hashiru import __version__
+from hashiru.agents.events import (
+    AgentFired,
+    AgentHired,
+    Event,
+    TextDelta,
+    ToolCallFinished,
+    ToolCallStarted,
+)
+from hashiru.errors import HashiruError
+from hashiru.providers.discovery import survey
+from hashiru.runtime import Hashiru, RunResult
+from hashiru.settings import Settings
+
+console = Console(highlight=False)
+errors = Console(stderr=True, highlight=False)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.load(
+            ceo_model=getattr(args, "ceo", None),
+            max_steps=getattr(args, "max_steps", None),
+            max_seconds=getattr(args, "max_seconds", None),
+        )
+        return asyncio.run(args.command(Hashiru.from_settings(settings), args))
+    except HashiruError as exc:
+        errors.print(f"[bold red]error:[/] {escape(str(exc))}")
+        return 1
+    except KeyboardInterrupt:
+        errors.print("[yellow]interrupted[/]")
+        return 130
+
+
+async def run_command(hashiru: Hashiru, args: argparse.Namespace) -> int:
+    on_event = None if args.json else EventPrinter()
+    result = await hashiru.run(args.task, on_event=on_event)
+    if args.json:
+        print(result.model_dump_json(indent=2))
+    else:
+        console.print()
+        console.print(f"[dim]{_summary(result)}[/]")
+    return 0 if result.answer.strip() else 1
+
+
+class EventPrinter:
+    """Renders a run as it happens: the CEO's text, then each tool call as it starts and ends."""
+
+    def __init__(self) -> None:
+        self._at_line_start = True
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, TextDelta):
+            console.print(escape(event.text), end="")
+            self._at_line_start = event.text.endswith("\n")
+            return
+        if not self._at_line_start:
+            console.print()
+            self._at_line_start = True
+        if isinstance(event, ToolCallStarted):
+            console.print(f"[cyan]→ {event.name}[/]([dim]{escape(_brief(event.arguments))}[/])")
+        elif isinstance(event, ToolCallFinished):
+            mark = "[green]✓[/]" if event.ok else "[red]✗[/]"
+            detail = "" if event.ok else f": {escape(_brief(json.loads(event.result)))}"
+            console.print(f"{mark} {event.name} [dim]{event.seconds:.2f}s[/]{detail}")
+        elif isinstance(event, AgentHired):
+            console.print(f"[magenta]+ hired {event.name}[/] on {event.model}")
+        elif isinstance(event, AgentFired):
+            console.print(f"[magenta]- fired {event.name}[/] ({event.model})")
+
+
+def _brief(value: Any, limit: int = 120) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _summary(result: RunResult) -> str:
+    return (
+        f"{result.ceo_model} · {result.steps} steps · {len(result.tool_calls)} tool calls · "
+        f"{result.usage.input_tokens:,} in / {result.usage.output_tokens:,} out tokens · "
+        f"{result.seconds:.1f} s · run {result.run_id}"
+    )
+
+
+async def agents_command(hashiru: Hashiru, args: argparse.Namespace) -> int:
+    employees = [e.summary() for e in hashiru.company.roster]
+    if args.json:
+        print(json.dumps(employees, indent=2))
+        return 0
+    table = Table("name", "model", "where", "calls", "failures", "description")
+    for e in employees:
+        where = "local" if e["local"] else "cloud"
+        table.add_row(
+            e["name"], e["model"], where, str(e["calls"]), str(e["failures"]), e["description"]
+        )
+    console.print(table if employees else "No employees hired.")
+    return 0
+
+
+async def fire_command(hashiru: Hashiru, args: argparse.Namespace) -> int:
+    employee = hashiru.company.fire(args.name)
+    console.print(f"Fired {employee.name} ({employee.model}).")
+    return 0
+
+
+async def doctor_command(hashiru: Hashiru, args: argparse.Namespace) -> int:
+    statuses = await survey(hashiru.providers)
+    try:
+        ceo = await hashiru.ceo_model()
+    except HashiruError as exc:
+        ceo = None
+        reason = str(exc)
+    if args.json:
+        print(json.dumps({"ceo_model": ceo, "backends": [s.model_dump() for s in statuses]}))
+        return 0
+    table = Table("backend", "kind", "available", "models / why not")
+    for status in statuses:
+        models = ", ".join(m.ref for m in status.models[:6])
+        table.add_row(
+            status.name,
+            "local" if status.local else "cloud",
+            "[green]yes[/]" if status.available else "[red]no[/]",
+            escape(models if status.available else status.reason),
+        )
+    console.print(table)
+    console.print(f"CEO model: [bold]{ceo}[/]" if ceo else f"[red]{escape(reason)}[/]")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hashiru", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"hashiru {__version__}")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Callable, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.set_defaults(command=handler)
+        return sub
+
+    run = command("run", run_command, "Answer a task with the CEO agent, headless.")
+    run.add_argument("task")
+    run.add_argument("--ceo", help="the CEO's model as provider:model (default: best available)")
+    run.add_argument("--max-steps", type=int, help="cap on the CEO's steps")
+    run.add_argument("--max-seconds", type=float, help="cap on the run's wall time")
+    run.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    agents = command("agents", agents_command, "List the hired employees.")
+    agents.add_argument("--json", action="store_true")
+    fire = command("fire", fire_command, "Fire an employee.")
+    fire.add_argument("name")
+    doctor = command("doctor", doctor_command, "Show which model backends are available.")
+    doctor.add_argument("--json", action="store_true")
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""What can be used right now: each backend's availability, its models, and the default CEO."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pydantic import BaseModel, Field
+
+from hashiru.errors import HashiruError
+from hashiru.providers import BACKENDS, ModelInfo, Providers
+
+SURVEY_TIMEOUT_SECONDS = 5.0
+
+
+class BackendStatus(BaseModel):
+    name: str
+    local: bool
+    available: bool
+    reason: str = ""
+    models: list[ModelInfo] = Field(default_factory=list)
+
+
+async def check_backend(providers: Providers, name: str) -> BackendStatus:
+    provider = providers.get(name)
+    status = BackendStatus(name=name, local=provider.local, available=False)
+    if reason := provider.unavailable_reason():
+        status.reason = reason
+        return status
+    try:
+        async with asyncio.timeout(SURVEY_TIMEOUT_SECONDS):
+            status.models = await provider.list_models()
+    except (HashiruError, TimeoutError) as exc:
+        status.reason = str(exc) or "timed out listing models"
+        return status
+    status.available = bool(status.models)
+    status.reason = "" if status.models else "no models installed"
+    return status
+
+
+async def survey(providers: Providers) -> list[BackendStatus]:
+    """Check every backend at once; a slow or down one costs at most a few seconds."""
+    return list(await asyncio.gather(*(check_backend(providers, n) for n in BACKENDS)))
+
+
+async def default_ceo_model(providers: Providers) -> str | None:
+    """The first of: a Gemini key, an Anthropic key, an Ollama server with a model, embedded.
+
+    Keys are trusted without a network call; a bad key is reported on the first request.
+    """
+    settings = providers.settings
+    if settings.gemini_api_key:
+        return f"gemini:{settings.gemini_default_model}"
+    if settings.anthropic_api_key:
+        return f"anthropic:{settings.anthropic_default_model}"
+    ollama = await check_backend(providers, "ollama")
+    if ollama.available:
+        return ollama.models[0].ref
+    embedded = providers.get("embedded")
+    if embedded.unavailable_reason() is None:
+        return f"embedded:{embedded.default_model}"
+    return None

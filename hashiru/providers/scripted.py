@@ -1,0 +1,106 @@
+"""Deterministic models for tests, demos and benchmarks: no network, no weights.
+
+`scripted:<name>` plays back a script registered under that name, or `scripted:<file.json>`
+plays the turns in that file. A turn is a reply (text and/or tool calls, optional usage and
+`delay` seconds) or, in Python, a function of the conversation that returns one. Token counts
+default to characters / 4, so usage is reported even when a script does not give it.
+
+    [{"tool_calls": [{"name": "list_models", "arguments": {}}]},
+     {"text": "391", "delay": 0.2}]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import itertools
+import json
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from hashiru.errors import ProviderError
+from hashiru.messages import Message, ModelResponse, ToolCall, ToolSpec, Usage
+from hashiru.providers.base import ModelInfo, Provider
+from hashiru.settings import Settings
+
+Responder = Callable[[Sequence[Message], Sequence[ToolSpec]], ModelResponse | Awaitable]
+Turn = dict[str, Any] | ModelResponse | Responder
+
+
+class Script:
+    """Turns played in order; `repeat=True` plays the last turn forever (a tireless employee)."""
+
+    def __init__(self, turns: Sequence[Turn], repeat: bool = False) -> None:
+        if not turns:
+            raise ValueError("a script needs at least one turn")
+        self.turns = list(turns)
+        self._order: Iterator[Turn] = (
+            itertools.chain(self.turns, itertools.repeat(self.turns[-1]))
+            if repeat
+            else iter(self.turns)
+        )
+        self._ids = itertools.count(1)
+
+    async def play(
+        self, name: str, messages: Sequence[Message], tools: Sequence[ToolSpec]
+    ) -> ModelResponse:
+        turn = next(self._order, None)
+        if turn is None:
+            raise ProviderError("scripted", "bad_request", f"script {name!r} has no turns left")
+        if callable(turn):
+            reply = turn(messages, tools)
+            return await reply if inspect.isawaitable(reply) else reply
+        if isinstance(turn, ModelResponse):
+            return turn
+        await asyncio.sleep(turn.get("delay", 0))
+        text = turn.get("text", "")
+        calls = [
+            ToolCall(id=f"call_{next(self._ids)}", name=c["name"], arguments=c.get("arguments", {}))
+            for c in turn.get("tool_calls", [])
+        ]
+        usage = Usage(**turn["usage"]) if "usage" in turn else _estimate(messages, text, calls)
+        return ModelResponse(text=text, tool_calls=calls, usage=usage, model=name)
+
+
+def _estimate(messages: Sequence[Message], text: str, calls: list[ToolCall]) -> Usage:
+    sent = sum(len(m.model_dump_json()) for m in messages)
+    said = len(text) + sum(len(json.dumps(c.arguments)) + len(c.name) for c in calls)
+    return Usage(input_tokens=sent // 4, output_tokens=max(1, said // 4))
+
+
+class ScriptedProvider(Provider):
+    name = "scripted"
+    local = True
+
+    def __init__(self, settings: Settings, scripts: dict[str, Script] | None = None) -> None:
+        super().__init__(settings)
+        self.scripts: dict[str, Script] = dict(scripts or {})
+
+    def unavailable_reason(self) -> str | None:
+        if self.scripts:
+            return None
+        return "a test and demo backend: give a script file as scripted:<path.json>"
+
+    def _script(self, model: str) -> Script:
+        if model not in self.scripts:
+            path = Path(model).expanduser()
+            if not path.is_file():
+                raise ProviderError("scripted", "not_found", f"no script named {model!r}")
+            try:
+                self.scripts[model] = Script(json.loads(path.read_text("utf-8")))
+            except (ValueError, TypeError) as exc:
+                raise ProviderError("scripted", "bad_request", f"{path}: {exc}") from None
+        return self.scripts[model]
+
+    async def complete(
+        self, model: str, messages: Sequence[Message], tools: Sequence[ToolSpec], max_tokens: int
+    ) -> ModelResponse:
+        return await self._script(model).play(model, messages, tools)
+
+    async def list_models(self) -> list[ModelInfo]:
+        return [self.info(name, memory_bytes=0) for name in self.scripts]
+
+    async def describe(self, model: str) -> ModelInfo:
+        self._script(model)
+        return self.info(model, memory_bytes=0)

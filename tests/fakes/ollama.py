@@ -1,0 +1,127 @@
+"""A fake Ollama server speaking its native API: /api/chat (JSON or NDJSON), tags, show, ps."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from tests.fakes.server import FakeServer, FakeTurn, Recorded, Reply, ndjson
+
+CREATED_AT = "2026-01-01T00:00:00.000000Z"
+DETAILS = {
+    "parent_model": "",
+    "format": "gguf",
+    "family": "llama",
+    "families": ["llama"],
+    "parameter_size": "3.2B",
+    "quantization_level": "Q4_K_M",
+}
+
+
+class FakeOllama(FakeServer):
+    """Serves `models` ({name: size in bytes}); chat replies come from the planned turns."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.models: dict[str, int] = {"llama3.2:latest": 2_019_393_189, "qwen3:0.6b": 522_653_767}
+        self.context_length = 131_072
+        self.loaded: set[str] = set()
+
+    def handle(self, request: Recorded) -> Reply:
+        route = (request.method, request.path)
+        if route == ("POST", "/api/chat"):
+            return self._chat(request.body)
+        if route == ("GET", "/api/tags"):
+            return Reply(body={"models": [self._entry(name) for name in self.models]})
+        if route == ("POST", "/api/show"):
+            return self._show(request.body["model"])
+        if route == ("GET", "/api/ps"):
+            models = [
+                {**self._entry(name), "size_vram": self.models[name], "expires_at": CREATED_AT}
+                for name in sorted(self.loaded)
+            ]
+            return Reply(body={"models": models})
+        return Reply(status=404, body={"error": f"404 page not found: {request.path}"})
+
+    def _known(self, model: str) -> str | None:
+        for name in (model, f"{model}:latest"):
+            if name in self.models:
+                return name
+        return None
+
+    def _entry(self, name: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "model": name,
+            "modified_at": CREATED_AT,
+            "size": self.models[name],
+            "digest": hashlib.sha256(name.encode()).hexdigest(),
+            "details": DETAILS,
+        }
+
+    def _show(self, model: str) -> Reply:
+        if self._known(model) is None:
+            return Reply(status=404, body={"error": f"model '{model}' not found"})
+        return Reply(
+            body={
+                "modelfile": f"FROM {model}\n",
+                "parameters": 'stop "<|eot_id|>"',
+                "template": "{{ .Prompt }}",
+                "details": DETAILS,
+                "model_info": {
+                    "general.architecture": "llama",
+                    "general.parameter_count": 3_212_749_888,
+                    "llama.context_length": self.context_length,
+                },
+                "capabilities": ["completion", "tools"],
+                "modified_at": CREATED_AT,
+            }
+        )
+
+    def _chat(self, body: dict[str, Any]) -> Reply:
+        model = body["model"]
+        turn = self.next_turn(model)
+        if turn.status:
+            return Reply(status=turn.status, body={"error": turn.error_message})
+        self.loaded.add(self._known(model) or model)
+        if body.get("stream", True):
+            return Reply(chunks=ndjson(_stream(model, turn)), content_type="application/x-ndjson")
+        return Reply(body=_chunk(model, _message(turn.text, turn), _final(turn)))
+
+
+def _message(text: str, turn: FakeTurn | None = None) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    if turn and turn.tool_calls:
+        message["tool_calls"] = [
+            {"function": {"name": name, "arguments": arguments}}
+            for name, arguments in turn.tool_calls
+        ]
+    return message
+
+
+def _final(turn: FakeTurn) -> dict[str, Any]:
+    return {
+        "done": True,
+        "done_reason": "stop",
+        "total_duration": 1_200_000_000,
+        "load_duration": 50_000_000,
+        "prompt_eval_count": turn.input_tokens,
+        "prompt_eval_duration": 150_000_000,
+        "eval_count": turn.output_tokens,
+        "eval_duration": 900_000_000,
+    }
+
+
+def _chunk(model: str, message: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    return {"model": model, "created_at": CREATED_AT, "message": message, **extra}
+
+
+def _stream(model: str, turn: FakeTurn) -> list[dict[str, Any]]:
+    """Word-sized content pieces, tool calls in a chunk of their own, then the counts."""
+    pieces = re.findall(r"\S+\s*|\s+", turn.text)
+    chunks = [_chunk(model, _message(piece), {"done": False}) for piece in pieces]
+    if turn.tool_calls:
+        chunks.append(_chunk(model, _message("", turn), {"done": False}))
+    chunks.append(_chunk(model, _message(""), _final(turn)))
+    return chunks

@@ -1,0 +1,99 @@
+"""The `hashiru` command on scripted models: progress, --json, agents, fire, clean errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hashiru.cli import main
+
+HIRE = {
+    "name": "hire_agent",
+    "arguments": {
+        "name": "calc",
+        "model": "scripted:{calc}",
+        "system_prompt": "Multiply.",
+        "description": "arithmetic",
+    },
+}
+
+
+@pytest.fixture
+def scripts(tmp_path: Path) -> dict[str, Path]:
+    calc = tmp_path / "calc.json"
+    calc.write_text(json.dumps([{"text": "391"}]))
+    hire = json.loads(json.dumps(HIRE).replace("{calc}", str(calc)))
+    ceo = tmp_path / "ceo.json"
+    ceo.write_text(
+        json.dumps(
+            [
+                {"text": "Let me ask someone.", "tool_calls": [hire]},
+                {
+                    "tool_calls": [
+                        {"name": "ask_agent", "arguments": {"name": "calc", "prompt": "17*23"}}
+                    ]
+                },
+                {"text": "17 * 23 = 391"},
+            ]
+        )
+    )
+    return {"ceo": ceo, "calc": calc}
+
+
+def test_run_streams_progress_and_answer(scripts, capsys) -> None:
+    assert main(["run", "What is 17 * 23?", "--ceo", f"scripted:{scripts['ceo']}"]) == 0
+    out = capsys.readouterr().out
+    assert "Let me ask someone." in out
+    assert "→ hire_agent" in out and "✓ ask_agent" in out
+    assert "+ hired calc" in out
+    assert "17 * 23 = 391" in out
+    assert "3 steps · 2 tool calls" in out
+
+
+def test_run_json_then_agents_and_fire(scripts, capsys) -> None:
+    assert main(["run", "17*23?", "--json", "--ceo", f"scripted:{scripts['ceo']}"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["answer"] == "17 * 23 = 391"
+    assert result["ceo_model"] == f"scripted:{scripts['ceo']}"
+    assert result["steps"] == 3
+    assert [c["name"] for c in result["tool_calls"]] == ["hire_agent", "ask_agent"]
+    assert all(c["ok"] and c["seconds"] >= 0 for c in result["tool_calls"])
+    assert result["agents"][0]["name"] == "calc"
+    assert result["usage"]["input_tokens"] > 0 and result["usage"]["output_tokens"] > 0
+    assert len(result["run_id"]) == 12
+
+    assert main(["agents", "--json"]) == 0
+    agents = json.loads(capsys.readouterr().out)
+    assert [(a["name"], a["calls"]) for a in agents] == [("calc", 1)]
+
+    assert main(["fire", "calc"]) == 0
+    assert "Fired calc" in capsys.readouterr().out
+    assert main(["agents"]) == 0
+    assert "No employees hired." in capsys.readouterr().out
+
+
+def test_errors_are_one_clear_line(tmp_path: Path, capsys, monkeypatch) -> None:
+    assert main(["fire", "ghost"]) == 1
+    assert "No employee named 'ghost'" in capsys.readouterr().err
+
+    assert main(["run", "x", "--ceo", f"scripted:{tmp_path / 'missing.json'}"]) == 1
+    err = capsys.readouterr().err
+    assert "error:" in err and "not found" in err and "Traceback" not in err
+
+    assert main(["run", "x", "--ceo", "gpt-5"]) == 1
+    assert "not of the form provider:model" in capsys.readouterr().err
+
+    monkeypatch.setenv("HASHIRU_MAX_STEPS", "lots")
+    assert main(["agents"]) == 1
+    assert "HASHIRU_MAX_STEPS" in capsys.readouterr().err
+
+
+def test_doctor_reports_each_backend(capsys) -> None:
+    assert main(["doctor", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    backends = {b["name"]: b for b in report["backends"]}
+    assert set(backends) == {"ollama", "gemini", "anthropic", "embedded", "scripted"}
+    assert not backends["gemini"]["available"] and "GEMINI_API_KEY" in backends["gemini"]["reason"]
+    assert not backends["ollama"]["available"] and "ollama serve" in backends["ollama"]["reason"]
