@@ -34,11 +34,16 @@ class Usage(BaseModel):
 
 
 class ToolCall(BaseModel):
-    """A model's request to run a tool. `arguments` is already parsed JSON."""
+    """A model's request to run a tool. `arguments` is already parsed JSON.
+
+    `signature` is an opaque token some providers attach to a call and require back with it
+    (Gemini's thought signature, base64); it is kept with the call, so it survives a restart.
+    """
 
     id: str
     name: str
     arguments: dict[str, Any] = Field(default_factory=dict)
+    signature: str | None = None
 
 
 class ToolResult(BaseModel):

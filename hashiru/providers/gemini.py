@@ -7,12 +7,13 @@ retries (`ChatModel` retries) and the SDK's choice of HTTP stack (we hand it one
 network failures arrive as httpx errors whatever else is installed). The API version is pinned
 to v1beta, where Google documents `parametersJsonSchema`, so tool schemas go out unchanged.
 
-Gemini 3 rejects a conversation whose function calls lack the `thought_signature` they came with.
-`ToolCall` has no field for it, so the provider remembers each call's signature by call id.
+Gemini 3 rejects a conversation whose function calls lack the `thought_signature` they came with,
+so each call carries its signature (base64) in `ToolCall.signature` and sends it back.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -26,18 +27,11 @@ from google.genai import errors, types
 from hashiru.errors import ProviderError
 from hashiru.messages import Message, ModelResponse, TextDelta, ToolCall, ToolSpec, Usage
 from hashiru.providers.base import ModelInfo, Provider, StreamItem, error_for_status
-from hashiru.settings import Settings
-
-MAX_SIGNATURES = 10_000  # call ids whose thought signature is kept, oldest dropped first
 
 
 class GeminiProvider(Provider):
     name = "gemini"
     local = False
-
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings)
-        self._signatures: dict[str, bytes] = {}
 
     def unavailable_reason(self) -> str | None:
         return None if self.settings.gemini_api_key else "set GEMINI_API_KEY or GOOGLE_API_KEY"
@@ -118,7 +112,7 @@ class GeminiProvider(Provider):
                 parts += [
                     types.Part(
                         function_call=types.FunctionCall(id=c.id, name=c.name, args=c.arguments),
-                        thought_signature=self._signatures.get(c.id),
+                        thought_signature=base64.b64decode(c.signature) if c.signature else None,
                     )
                     for c in message.tool_calls
                 ]
@@ -146,12 +140,15 @@ class GeminiProvider(Provider):
             if part.function_call is None:
                 continue
             call = part.function_call
-            call_id = call.id or f"call_{uuid.uuid4().hex[:12]}"
-            if part.thought_signature:
-                self._signatures[call_id] = part.thought_signature
-                if len(self._signatures) > MAX_SIGNATURES:
-                    del self._signatures[next(iter(self._signatures))]
-            calls.append(ToolCall(id=call_id, name=call.name or "", arguments=call.args or {}))
+            signature = part.thought_signature
+            calls.append(
+                ToolCall(
+                    id=call.id or f"call_{uuid.uuid4().hex[:12]}",
+                    name=call.name or "",
+                    arguments=call.args or {},
+                    signature=base64.b64encode(signature).decode() if signature else None,
+                )
+            )
         usage = next((c.usage_metadata for c in reversed(chunks) if c.usage_metadata), None)
         return ModelResponse(
             text=_text(parts),
