@@ -15,6 +15,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
 
 from hashiru import __version__
@@ -81,12 +82,23 @@ class EventPrinter:
             console.print(f"[cyan]→ {event.name}[/]([dim]{escape(_brief(event.arguments))}[/])")
         elif isinstance(event, ToolCallFinished):
             mark = "[green]✓[/]" if event.ok else "[red]✗[/]"
-            detail = "" if event.ok else f": {escape(_brief(json.loads(event.result)))}"
-            console.print(f"{mark} {event.name} [dim]{event.seconds:.2f}s[/]{detail}")
+            console.print(f"{mark} {event.name} [dim]{event.seconds:.2f}s[/]")
+            text = escape(_result_text(event.result))
+            console.print(Padding(text, (0, 0, 0, 2), expand=False), style="dim")
         elif isinstance(event, AgentHired):
             console.print(f"[magenta]+ hired {event.name}[/] on {event.model}")
         elif isinstance(event, AgentFired):
             console.print(f"[magenta]- fired {event.name}[/] ({event.model})")
+
+
+def _result_text(result: str) -> str:
+    """What a person wants to read of a tool result: an employee's answer whole, else a brief."""
+    value = json.loads(result)
+    if isinstance(value, dict) and isinstance(value.get("answer"), str):
+        return value["answer"]
+    if isinstance(value, dict) and isinstance(value.get("error"), str):
+        return value["error"]
+    return _brief(value, limit=300)
 
 
 def _brief(value: Any, limit: int = 120) -> str:
@@ -96,10 +108,15 @@ def _brief(value: Any, limit: int = 120) -> str:
 
 def _summary(result: RunResult) -> str:
     return (
-        f"{result.ceo_model} · {result.steps} steps · {len(result.tool_calls)} tool calls · "
+        f"{result.ceo_model} · {_count(result.steps, 'step')} · "
+        f"{_count(len(result.tool_calls), 'tool call')} · "
         f"{result.usage.input_tokens:,} in / {result.usage.output_tokens:,} out tokens · "
         f"{result.seconds:.1f} s · run {result.run_id}"
     )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 async def agents_command(hashiru: Hashiru, args: argparse.Namespace) -> int:

