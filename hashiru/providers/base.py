@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 import weakref
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -91,6 +92,11 @@ class Provider(ABC):
 
     def info(self, model: str, **fields: object) -> ModelInfo:
         return ModelInfo(ref=f"{self.name}:{model}", provider=self.name, local=self.local, **fields)
+
+
+def new_call_id() -> str:
+    """An id for a tool call whose provider gives none; unique, so events can be told apart."""
+    return f"call_{uuid.uuid4().hex[:12]}"
 
 
 def error_for_status(provider: str, status: int, message: str) -> ProviderError:

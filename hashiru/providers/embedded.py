@@ -23,7 +23,7 @@ from typing import Any
 
 from hashiru.errors import ProviderError
 from hashiru.messages import Message, ModelResponse, ToolCall, ToolSpec, Usage
-from hashiru.providers.base import ModelInfo, Provider
+from hashiru.providers.base import ModelInfo, Provider, new_call_id
 
 DEFAULT_MODEL = "smollm2-135m"
 CONTEXT_TOKENS = 8192
@@ -130,7 +130,7 @@ class EmbeddedProvider(Provider):
         decision = parse_decision(content, choice.get("finish_reason"))
         if "tool" in decision:
             response.tool_calls = [
-                ToolCall(id="call_1", name=decision["tool"], arguments=decision["arguments"])
+                ToolCall(id=new_call_id(), name=decision["tool"], arguments=decision["arguments"])
             ]
         else:
             response.text = decision["answer"]

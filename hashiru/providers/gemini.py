@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import json
-import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -26,7 +25,13 @@ from google.genai import errors, types
 
 from hashiru.errors import ProviderError
 from hashiru.messages import Message, ModelResponse, TextDelta, ToolCall, ToolSpec, Usage
-from hashiru.providers.base import ModelInfo, Provider, StreamItem, error_for_status
+from hashiru.providers.base import (
+    ModelInfo,
+    Provider,
+    StreamItem,
+    error_for_status,
+    new_call_id,
+)
 
 
 class GeminiProvider(Provider):
@@ -143,7 +148,7 @@ class GeminiProvider(Provider):
             signature = part.thought_signature
             calls.append(
                 ToolCall(
-                    id=call.id or f"call_{uuid.uuid4().hex[:12]}",
+                    id=call.id or new_call_id(),
                     name=call.name or "",
                     arguments=call.args or {},
                     signature=base64.b64encode(signature).decode() if signature else None,

@@ -18,7 +18,13 @@ import ollama
 
 from hashiru.errors import ProviderError
 from hashiru.messages import Message, ModelResponse, TextDelta, ToolCall, ToolSpec, Usage
-from hashiru.providers.base import ModelInfo, Provider, StreamItem, error_for_status
+from hashiru.providers.base import (
+    ModelInfo,
+    Provider,
+    StreamItem,
+    error_for_status,
+    new_call_id,
+)
 
 
 class OllamaProvider(Provider):
@@ -53,7 +59,7 @@ class OllamaProvider(Provider):
                 if last.message.content:
                     text.append(last.message.content)
                     yield TextDelta(text=last.message.content)
-                calls.extend(_tool_calls(last.message, first_index=len(calls)))
+                calls.extend(_tool_calls(last.message))
         if last is None:
             raise ProviderError("ollama", "server", "the stream ended before any reply")
         yield _response("".join(text), calls, last)
@@ -156,15 +162,11 @@ def _wire_messages(message: Message) -> list[dict[str, Any]]:
     return [wire]
 
 
-def _tool_calls(message: ollama.Message, first_index: int = 0) -> list[ToolCall]:
-    """Ollama's tool calls carry no ids; number them so results can be matched within a turn."""
+def _tool_calls(message: ollama.Message) -> list[ToolCall]:
+    """Ollama's tool calls carry no ids (it matches results by tool name); we give them ours."""
     return [
-        ToolCall(
-            id=f"call_{first_index + i}",
-            name=call.function.name,
-            arguments=dict(call.function.arguments),
-        )
-        for i, call in enumerate(message.tool_calls or [])
+        ToolCall(id=new_call_id(), name=call.function.name, arguments=dict(call.function.arguments))
+        for call in message.tool_calls or []
     ]
 
 
