@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return asyncio.run(args.command(Hashiru.from_settings(settings), args))
     except HashiruError as exc:
-        errors.print(f"[bold red]error:[/] {escape(str(exc))}")
+        errors.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         return 1
     except KeyboardInterrupt:
         errors.print("[yellow]interrupted[/]")

@@ -80,6 +80,7 @@ class Hashiru:
     ) -> RunResult:
         """Answer `task`; `history` continues an earlier conversation (it is not modified)."""
         emit = on_event or _ignore
+        run_id = uuid.uuid4().hex[:12]
         started = time.monotonic()
         workforce = Workforce()
         messages = list(history or [Message.system(ceo_system_prompt())])
@@ -99,7 +100,7 @@ class Hashiru:
             raise
         usage_by_agent = {"ceo": outcome.usage, **workforce.usage}
         return RunResult(
-            run_id=uuid.uuid4().hex[:12],
+            run_id=run_id,
             answer=outcome.answer,
             ceo_model=ceo_ref,
             steps=outcome.steps,

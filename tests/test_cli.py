@@ -97,3 +97,14 @@ def test_doctor_reports_each_backend(capsys) -> None:
     assert set(backends) == {"ollama", "gemini", "anthropic", "embedded", "scripted"}
     assert not backends["gemini"]["available"] and "GEMINI_API_KEY" in backends["gemini"]["reason"]
     assert not backends["ollama"]["available"] and "ollama serve" in backends["ollama"]["reason"]
+
+
+def test_a_damaged_roster_is_reported_and_left_alone(tmp_path: Path, capsys, monkeypatch) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "agents.json").write_text('[{"name": "x"')
+    monkeypatch.setenv("HASHIRU_HOME", str(home))
+    assert main(["agents"]) == 1
+    err = capsys.readouterr().err
+    assert "agents.json is damaged" in err and "Traceback" not in err
+    assert (home / "agents.json").read_text() == '[{"name": "x"'

@@ -66,16 +66,18 @@ class Company:
             question = Message.user(prompt)
             conversation = [Message.system(employee.system_prompt), *employee.history, question]
             started = time.monotonic()
-            employee.calls += 1
             try:
                 response = await self.providers.model(employee.model).complete(conversation)
             except ProviderError:
+                employee.calls += 1
                 employee.failures += 1
-                self.roster.save()
                 raise
-            employee.history += [question, response.as_message()]
-            employee.usage += response.usage
-            self.roster.save()
+            else:  # a cancelled question leaves no trace: not counted, not in the history
+                employee.calls += 1
+                employee.history += [question, response.as_message()]
+                employee.usage += response.usage
+            finally:
+                self.roster.save()
         return Reply(
             agent=name,
             answer=response.text,

@@ -12,18 +12,18 @@ from pydantic import BaseModel
 from hashiru.messages import TextDelta, Usage
 
 
-class ToolCallStarted(BaseModel):
+class _ToolCallEvent(BaseModel):
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+class ToolCallStarted(_ToolCallEvent):
     kind: Literal["tool_call_started"] = "tool_call_started"
-    call_id: str
-    name: str
-    arguments: dict[str, Any]
 
 
-class ToolCallFinished(BaseModel):
+class ToolCallFinished(_ToolCallEvent):
     kind: Literal["tool_call_finished"] = "tool_call_finished"
-    call_id: str
-    name: str
-    arguments: dict[str, Any]
     ok: bool
     result: str
     seconds: float

@@ -11,9 +11,9 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
-from hashiru.errors import AgentError
+from hashiru.errors import AgentError, ConfigError
 from hashiru.messages import Message, Usage
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -52,7 +52,13 @@ class Roster:
         self.path = path
         self._employees: dict[str, Employee] = {}
         if path.is_file():
-            loaded = _EMPLOYEES.validate_json(path.read_bytes())
+            try:
+                loaded = _EMPLOYEES.validate_json(path.read_bytes())
+            except ValidationError as exc:
+                raise ConfigError(
+                    f"{path} is damaged ({exc.errors()[0]['msg']}); fix it or move it away "
+                    "to start with no employees."
+                ) from None
             self._employees = {e.name: e for e in loaded}
 
     def __contains__(self, name: str) -> bool:

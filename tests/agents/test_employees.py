@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
-from hashiru.errors import ProviderError
+import pytest
+
+from hashiru.agents.roster import Roster
+from hashiru.errors import ProviderError, RunLimitError
 from hashiru.messages import ModelResponse
 from hashiru.providers.scripted import Script
 from tests.agents.conftest import MakeCompany, call
@@ -76,3 +79,21 @@ async def test_a_failing_employee_is_counted_and_the_run_goes_on(
     assert listed[0]["name"] == "flaky" and listed[0]["failures"] == 1
     assert result.answer.startswith("it failed")
     assert hashiru.company.roster.get("flaky").history == []
+
+
+async def test_a_run_cut_off_mid_question_leaves_the_roster_whole(
+    make_hashiru: MakeCompany,
+) -> None:
+    ceo = Script(
+        [
+            {"tool_calls": [hire("slow")]},
+            {"tool_calls": [call("ask_agent", name="slow", prompt="take your time")]},
+        ]
+    )
+    hashiru = make_hashiru(
+        {"ceo": ceo, "slow": Script([{"text": "late", "delay": 5}])}, max_seconds=0.5
+    )
+    with pytest.raises(RunLimitError):
+        await hashiru.run("x")
+    restored = Roster(hashiru.company.roster.path).get("slow")
+    assert (restored.calls, restored.failures, restored.history) == (0, 0, [])
