@@ -15,7 +15,15 @@ from pydantic import BaseModel, Field
 
 from hashiru.agents.events import Answer, Event, StepFinished, ToolCallFinished, ToolCallStarted
 from hashiru.errors import HashiruError, RunLimitError
-from hashiru.messages import Message, ModelResponse, TextDelta, ToolCall, ToolResult, Usage
+from hashiru.messages import (
+    Message,
+    ModelResponse,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+    ToolSpec,
+    Usage,
+)
 from hashiru.providers import ChatModel
 from hashiru.tools import Tool, ToolFailure
 from hashiru.tools.base import to_json
@@ -92,7 +100,7 @@ async def _steps(
 
 
 async def _model_turn(
-    model: ChatModel, messages: list[Message], specs: list, emit: Emit
+    model: ChatModel, messages: list[Message], specs: list[ToolSpec], emit: Emit
 ) -> ModelResponse:
     async for item in model.stream(messages, specs):
         if isinstance(item, TextDelta):
