@@ -124,6 +124,7 @@ def ndjson(objects: Iterable[Any]) -> Iterable[bytes]:
 def _handler_for(fake: FakeServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # small header and body writes, sent without delay
 
         def log_message(self, *args: object) -> None:
             pass

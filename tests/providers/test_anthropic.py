@@ -10,7 +10,6 @@ import pytest
 from hashiru.errors import ProviderError
 from hashiru.messages import Message, ModelResponse, TextDelta, ToolCall, ToolResult, ToolSpec
 from hashiru.providers.anthropic import AnthropicProvider
-from hashiru.providers.base import ChatModel
 from hashiru.settings import Settings
 from tests.fakes.anthropic import FakeAnthropic, keys_sent
 from tests.fakes.server import FakeTurn
@@ -51,23 +50,11 @@ def only_body(fake: FakeAnthropic) -> dict[str, Any]:
     return call.body
 
 
-async def test_plain_answer_reports_usage_including_cache(fake, provider) -> None:
-    fake.plan(
-        MODEL, FakeTurn(text="Hello there", input_tokens=20, output_tokens=5, cached_tokens=8)
-    )
+async def test_plain_request_in_anthropic_format(fake, provider) -> None:
+    fake.plan(MODEL, FakeTurn(text="Hello there"))
 
-    response = await provider.complete(MODEL, HI, [], 256)
+    await provider.complete(MODEL, HI, [], 256)
 
-    assert response.text == "Hello there"
-    assert response.tool_calls == []
-    assert response.model == MODEL
-    assert response.stop_reason == "end_turn"
-    assert response.usage.model_dump() == {
-        "input_tokens": 20 + 8 + 3,
-        "output_tokens": 5,
-        "cache_read_tokens": 8,
-        "cache_write_tokens": 3,
-    }
     [call] = fake.calls("/v1/messages")
     assert "k" in keys_sent(call.headers)
     assert call.body == {
@@ -177,46 +164,6 @@ async def collect(stream) -> tuple[list[str], ModelResponse]:
     return [d.text for d in deltas], final
 
 
-async def test_stream_yields_deltas_then_the_full_response(fake, provider) -> None:
-    text = "The quick brown fox jumps over the lazy dog."
-    fake.plan(MODEL, FakeTurn(text=text, input_tokens=30, output_tokens=12, cached_tokens=4))
-
-    deltas, final = await collect(provider.stream(MODEL, HI, [], 64))
-
-    assert len(deltas) > 3
-    assert "".join(deltas) == final.text == text
-    assert final.usage.model_dump() == {
-        "input_tokens": 30 + 4 + 3,
-        "output_tokens": 12,
-        "cache_read_tokens": 4,
-        "cache_write_tokens": 3,
-    }
-    assert final.stop_reason == "end_turn"
-    assert only_body(fake)["stream"] is True
-
-
-async def test_streamed_tool_input_is_assembled(fake, provider) -> None:
-    args = {"query": "quarterly report", "filters": {"year": 2024, "tags": ["a", "b"]}}
-    fake.plan(MODEL, FakeTurn(tool_calls=[("search", args)]))
-
-    deltas, final = await collect(provider.stream(MODEL, HI, [], 64))
-
-    assert deltas == []
-    [call] = final.tool_calls
-    assert (call.name, call.arguments) == ("search", args)
-    assert final.stop_reason == "tool_use"
-
-
-async def test_unknown_model_is_not_found(fake, provider) -> None:
-    fake.plan(MODEL, FakeTurn(status=404, error_message="model: nope"))
-
-    with pytest.raises(ProviderError) as caught:
-        await provider.complete(MODEL, HI, [], 64)
-
-    assert (caught.value.kind, caught.value.status) == ("not_found", 404)
-    assert "model: nope" in str(caught.value)
-
-
 async def test_wrong_key_is_auth_and_never_shown(fake) -> None:
     provider = make_provider(fake.url, key="sk-wrong-secret")
 
@@ -225,23 +172,6 @@ async def test_wrong_key_is_auth_and_never_shown(fake) -> None:
 
     assert (caught.value.kind, caught.value.status) == ("auth", 401)
     assert "sk-wrong-secret" not in str(caught.value)
-
-
-async def test_rate_limit_is_retried_by_chat_model_not_the_sdk(fake, provider) -> None:
-    fake.plan(MODEL, FakeTurn(status=429), FakeTurn(text="ok"))
-
-    response = await ChatModel(provider, MODEL, retry_base_delay=0.01).complete(HI)
-
-    assert response.text == "ok"
-    assert len(fake.calls("/v1/messages")) == 2
-
-
-async def test_stream_retries_before_anything_was_yielded(fake, provider) -> None:
-    fake.plan(MODEL, FakeTurn(status=529), FakeTurn(text="fine"))
-
-    deltas, final = await collect(ChatModel(provider, MODEL, retry_base_delay=0.01).stream(HI))
-
-    assert "".join(deltas) == final.text == "fine"
 
 
 async def test_error_event_inside_a_stream_keeps_its_kind(fake, provider) -> None:
@@ -255,37 +185,6 @@ async def test_error_event_inside_a_stream_keeps_its_kind(fake, provider) -> Non
 
     deltas, final = await collect(provider.stream(MODEL, HI, [], 64))
     assert "".join(deltas) == final.text == "ok"
-
-
-@pytest.mark.parametrize("status", [500, 529])
-async def test_server_errors_beyond_retries(fake, provider, status: int) -> None:
-    fake.plan(MODEL, *[FakeTurn(status=status)] * 3)
-
-    with pytest.raises(ProviderError) as caught:
-        await ChatModel(provider, MODEL, retry_base_delay=0.01).complete(HI)
-
-    assert (caught.value.kind, caught.value.status) == ("server", status)
-    assert len(fake.calls("/v1/messages")) == 3  # retries=2: ours only, none from the SDK
-
-
-async def test_connection_refused() -> None:
-    provider = make_provider("http://127.0.0.1:9")
-
-    with pytest.raises(ProviderError) as caught:
-        await provider.complete(MODEL, HI, [], 64)
-
-    assert caught.value.kind == "connection"
-    assert "127.0.0.1:9" in str(caught.value)
-
-
-async def test_slow_reply_is_a_timeout(fake) -> None:
-    provider = make_provider(fake.url, request_timeout=0.1)
-    fake.plan(MODEL, FakeTurn(text="late", delay=0.5))
-
-    with pytest.raises(ProviderError) as caught:
-        await provider.complete(MODEL, HI, [], 64)
-
-    assert caught.value.kind == "timeout"
 
 
 async def test_list_models(fake, provider) -> None:
