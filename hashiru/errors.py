@@ -49,5 +49,9 @@ class AgentError(HashiruError):
     """Hiring, asking or firing an employee failed (bad name, unknown employee, bad model)."""
 
 
+class BudgetExceeded(HashiruError):
+    """A hire or call does not fit the budget; the message says what is free and what to do."""
+
+
 class RunLimitError(HashiruError):
     """A run hit its wall-clock cap before the CEO answered."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,17 @@ def default_home() -> Path:
     return Path(os.environ.get("HASHIRU_HOME") or Path.home() / ".hashiru").expanduser()
 
 
+class PriceOverride(BaseModel):
+    """A user-given price for a model genai-prices does not know, in USD per million tokens."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input_per_mtok: Decimal = Field(ge=0)
+    output_per_mtok: Decimal = Field(ge=0)
+    cache_read_per_mtok: Decimal | None = Field(None, ge=0)
+    cache_write_per_mtok: Decimal | None = Field(None, ge=0)
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -61,6 +73,14 @@ class Settings(BaseModel):
     enable_resource_budget: bool = True
     enable_economy_budget: bool = True
     enable_memory: bool = True
+
+    budget_usd: Decimal = Field(Decimal("5.00"), ge=0)
+    memory_gib: Decimal | None = Field(None, gt=0)  # None: the machine's memory less the reserve
+    memory_reserve_gib: Decimal = Field(Decimal("2"), ge=0)
+    hire_fee_usd: Decimal = Field(Decimal("0.01"), ge=0)
+    local_usd_per_hour: Decimal = Field(Decimal("0"), ge=0)
+    budget_warnings: tuple[float, ...] = (0.5, 0.8)
+    prices: dict[str, PriceOverride] = Field(default_factory=dict)
 
     ollama_host: str = "http://127.0.0.1:11434"
     gemini_api_key: SecretStr | None = None

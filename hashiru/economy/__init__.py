@@ -1,0 +1,1 @@
+"""The economy: what models cost, the budget ledger, and the machine's memory."""
