@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import json
 import sys
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from typing import Any
 
 from rich.console import Console
@@ -27,7 +29,10 @@ from hashiru.agents.events import (
     ToolCallFinished,
     ToolCallStarted,
 )
-from hashiru.errors import HashiruError
+from hashiru.agents.hr_tools import budget_summary
+from hashiru.economy.ledger import Entry
+from hashiru.economy.resources import GIB
+from hashiru.errors import ConfigError, HashiruError
 from hashiru.providers.discovery import survey
 from hashiru.runtime import Hashiru, RunResult
 from hashiru.settings import Settings
@@ -55,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def run_command(hashiru: Hashiru, args: argparse.Namespace) -> int:
     on_event = None if args.json else EventPrinter()
-    result = await hashiru.run(args.task, on_event=on_event)
+    result = await hashiru.run(args.task, on_event=on_event, budget_usd=args.budget_usd)
     if args.json:
         print(result.model_dump_json(indent=2))
     else:
@@ -111,7 +116,7 @@ def _summary(result: RunResult) -> str:
         f"{result.ceo_model} · {_count(result.steps, 'step')} · "
         f"{_count(len(result.tool_calls), 'tool call')} · "
         f"{result.usage.input_tokens:,} in / {result.usage.output_tokens:,} out tokens · "
-        f"{result.seconds:.1f} s · run {result.run_id}"
+        f"${result.cost.expense_usd:.4f} · {result.seconds:.1f} s · run {result.run_id}"
     )
 
 
@@ -134,8 +139,81 @@ async def agents_command(hashiru: Hashiru, args: argparse.Namespace) -> int:
     return 0
 
 
+async def budget_command(hashiru: Hashiru, args: argparse.Namespace) -> int:
+    changes = args.usd is not None or args.memory_gib is not None
+    if changes != (args.action == "set"):
+        raise ConfigError("Change the budgets with `hashiru budget set --usd X --memory-gib Y`.")
+    if changes:
+        memory = None if args.memory_gib is None else int(args.memory_gib * GIB)
+        hashiru.ledger.set_budget(usd=args.usd, memory_bytes=memory)
+    summary = budget_summary(hashiru.ledger.state())
+    if args.json:
+        print(json.dumps(summary, default=str, indent=2))
+        return 0
+    table = Table("budget", "used", "reserved", "free", "total", "")
+    usd, memory = summary["expense_usd"], summary["resource_gib"]
+    table.add_row(
+        "expense (USD)",
+        f"{usd['spent']:.4f}",
+        f"{usd['reserved']:.4f}",
+        f"{usd['free']:.4f}",
+        f"{usd['total']:.2f}",
+        _bar(usd["spent"] + usd["reserved"], usd["total"]),
+    )
+    table.add_row(
+        "resource (GiB)",
+        f"{memory['used']}",
+        "",
+        f"{memory['free']}",
+        f"{memory['total']}",
+        _bar(memory["used"], memory["total"]),
+    )
+    console.print(table)
+    for agent, spent in sorted(summary["spent_by_agent_usd"].items()):
+        console.print(f"  {escape(agent)}: ${spent:.4f}")
+    return 0
+
+
+def _bar(used: Decimal, total: Decimal, width: int = 20) -> str:
+    share = min(Decimal(1), used / total) if total else Decimal(1)
+    filled = round(share * width)
+    colour = "green" if share < Decimal("0.5") else "yellow" if share < Decimal("0.8") else "red"
+    return f"[{colour}]{'█' * filled}[/][dim]{'░' * (width - filled)}[/] {share:.0%}"
+
+
+async def ledger_command(hashiru: Hashiru, args: argparse.Namespace) -> int:
+    entries = hashiru.ledger.entries(args.run)
+    rows = [entry.model_dump(mode="json") for entry in entries]
+    if args.csv:
+        fields = list(Entry.model_fields)
+        writer = csv.DictWriter(sys.stdout, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return 0
+    table = Table("id", "at", "kind", "run", "agent", "model", "tokens in/out", "USD", "note")
+    for entry in entries:
+        tokens = (
+            f"{entry.input_tokens or 0}/{entry.output_tokens or 0}"
+            if entry.kind in ("settle",)
+            else ""
+        )
+        table.add_row(
+            str(entry.id),
+            entry.at.strftime("%Y-%m-%d %H:%M:%S"),
+            entry.kind,
+            entry.run_id or "",
+            entry.agent or "",
+            entry.model or "",
+            tokens,
+            f"{entry.usd}",
+            escape(entry.note or ""),
+        )
+    console.print(table if entries else "The ledger is empty.")
+    return 0
+
+
 async def fire_command(hashiru: Hashiru, args: argparse.Namespace) -> int:
-    employee = hashiru.company.fire(args.name)
+    employee = hashiru.company.fire("", args.name)
     console.print(f"Fired {employee.name} ({employee.model}).")
     return 0
 
@@ -179,11 +257,20 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--ceo", help="the CEO's model as provider:model (default: best available)")
     run.add_argument("--max-steps", type=int, help="cap on the CEO's steps")
     run.add_argument("--max-seconds", type=float, help="cap on the run's wall time")
+    run.add_argument("--budget-usd", type=Decimal, help="cap this run's spend in USD")
     run.add_argument("--json", action="store_true", help="print one JSON object at the end")
     agents = command("agents", agents_command, "List the hired employees.")
     agents.add_argument("--json", action="store_true")
     fire = command("fire", fire_command, "Fire an employee.")
     fire.add_argument("name")
+    budget = command("budget", budget_command, "Show both budgets; `budget set` changes them.")
+    budget.add_argument("--json", action="store_true")
+    budget.add_argument("action", nargs="?", choices=["set"], help="change the budgets")
+    budget.add_argument("--usd", type=Decimal, help="the expense budget in USD")
+    budget.add_argument("--memory-gib", type=Decimal, help="the resource budget in GiB")
+    ledger = command("ledger", ledger_command, "List the ledger's rows (hires, calls, ...).")
+    ledger.add_argument("--csv", action="store_true", help="every field, as CSV")
+    ledger.add_argument("--run", help="only this run's rows")
     doctor = command("doctor", doctor_command, "Show which model backends are available.")
     doctor.add_argument("--json", action="store_true")
     return parser

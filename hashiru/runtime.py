@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from decimal import Decimal
 from importlib import resources
 from typing import Any
 
@@ -17,7 +18,11 @@ from hashiru.agents.company import Company
 from hashiru.agents.events import Event, RunFailed
 from hashiru.agents.hr_tools import HiredAgent, Workforce, hr_tools
 from hashiru.agents.loop import ToolRecord, run_loop
-from hashiru.agents.roster import Roster
+from hashiru.agents.metering import Meter
+from hashiru.agents.roster import CEO, Roster
+from hashiru.economy.ledger import Ledger
+from hashiru.economy.prices import PriceBook
+from hashiru.economy.resources import gib, memory_budget_bytes
 from hashiru.errors import ConfigError, HashiruError
 from hashiru.messages import Message, Usage
 from hashiru.providers import Provider, Providers
@@ -30,6 +35,12 @@ def ceo_system_prompt() -> str:
     return resources.files("hashiru.agents").joinpath("ceo_prompt.md").read_text("utf-8")
 
 
+class RunCost(BaseModel):
+    expense_usd: Decimal
+    resource_gib_used: Decimal
+    resource_gib_total: Decimal
+
+
 class RunResult(BaseModel):
     run_id: str
     answer: str
@@ -38,6 +49,7 @@ class RunResult(BaseModel):
     seconds: float
     usage: Usage
     usage_by_agent: dict[str, Usage]
+    cost: RunCost
     tool_calls: list[ToolRecord]
     agents: list[HiredAgent]
     messages: list[Message] = Field(default_factory=list, exclude=True)
@@ -47,7 +59,18 @@ class Hashiru:
     def __init__(self, settings: Settings, providers: Providers | None = None) -> None:
         self.settings = settings
         self.providers = providers or Providers(settings)
-        self.company = Company(settings, self.providers, Roster(settings.home / "agents.json"))
+        self.ledger = Ledger(
+            settings.home / "ledger.sqlite",
+            default_usd=settings.budget_usd,
+            default_memory_bytes=memory_budget_bytes(settings),
+        )
+        self.company = Company(
+            settings,
+            self.providers,
+            Roster(settings.home / "employees.sqlite"),
+            self.ledger,
+            PriceBook(settings),
+        )
 
     @classmethod
     def from_settings(
@@ -69,36 +92,48 @@ class Hashiru:
             )
         return ref
 
-    def tools(self, workforce: Workforce, emit: Callable[[Event], None]) -> list[Tool]:
-        return hr_tools(self.company, workforce, emit)
+    def meter(self, run_id: str, budget_usd: Decimal | None = None) -> Meter:
+        return Meter(self.ledger, self.company.prices, self.settings, run_id, budget_usd)
+
+    def tools(
+        self, meter: Meter, workforce: Workforce, emit: Callable[[Event], None]
+    ) -> list[Tool]:
+        return hr_tools(self.company, meter, workforce, emit)
 
     async def run(
         self,
         task: str,
         on_event: Callable[[Event], None] | None = None,
         history: list[Message] | None = None,
+        budget_usd: Decimal | None = None,
     ) -> RunResult:
-        """Answer `task`; `history` continues an earlier conversation (it is not modified)."""
+        """Answer `task`; `history` continues an earlier conversation (it is not modified).
+
+        `budget_usd` caps this run's spend, within what the expense budget has free.
+        """
         emit = on_event or _ignore
         run_id = uuid.uuid4().hex[:12]
         started = time.monotonic()
         workforce = Workforce()
+        meter = self.meter(run_id, budget_usd)
         messages = list(history or [Message.system(ceo_system_prompt())])
         messages.append(Message.user(task))
         try:
             ceo_ref = await self.ceo_model()
             outcome = await run_loop(
-                self.providers.model(ceo_ref),
+                meter.metered(self.providers.model(ceo_ref), CEO),
                 messages,
-                self.tools(workforce, emit),
+                self.tools(meter, workforce, emit),
                 emit,
                 max_steps=self.settings.max_steps,
                 max_seconds=self.settings.max_seconds,
+                notices=meter.notices,
             )
         except HashiruError as exc:
             emit(RunFailed(message=str(exc)))
             raise
-        usage_by_agent = {"ceo": outcome.usage, **workforce.usage}
+        usage_by_agent = {CEO: outcome.usage, **workforce.usage}
+        state = self.ledger.state(run_id)
         return RunResult(
             run_id=run_id,
             answer=outcome.answer,
@@ -107,6 +142,11 @@ class Hashiru:
             seconds=round(time.monotonic() - started, 3),
             usage=sum(usage_by_agent.values(), Usage()),
             usage_by_agent=usage_by_agent,
+            cost=RunCost(
+                expense_usd=state.run_spent,
+                resource_gib_used=gib(state.memory_used_bytes),
+                resource_gib_total=gib(state.memory_total_bytes),
+            ),
             tool_calls=outcome.tool_calls,
             agents=workforce.hired,
             messages=messages,

@@ -102,9 +102,9 @@ def test_doctor_reports_each_backend(capsys) -> None:
 def test_a_damaged_roster_is_reported_and_left_alone(tmp_path: Path, capsys, monkeypatch) -> None:
     home = tmp_path / "home"
     home.mkdir()
-    (home / "agents.json").write_text('[{"name": "x"')
+    (home / "employees.sqlite").write_text("not a database, " * 100)
     monkeypatch.setenv("HASHIRU_HOME", str(home))
     assert main(["agents"]) == 1
     err = capsys.readouterr().err
-    assert "agents.json is damaged" in err and "Traceback" not in err
-    assert (home / "agents.json").read_text() == '[{"name": "x"'
+    assert "employees.sqlite is damaged" in err and "Traceback" not in err
+    assert (home / "employees.sqlite").read_text() == "not a database, " * 100

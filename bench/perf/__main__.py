@@ -72,7 +72,7 @@ async def asks(home: Path, parallel: bool) -> float:
 def prompt_size(home: Path) -> tuple[int, int, int | None]:
     """Characters of the system prompt and of the tool schemas sent on every step, and tokens."""
     hashiru = company(home, {})
-    tools = hashiru.tools(Workforce(), lambda event: None)
+    tools = hashiru.tools(hashiru.meter("benchmark"), Workforce(), lambda event: None)
     schemas = json.dumps([t.spec.model_dump() for t in tools], separators=(",", ":"))
     prompt = ceo_system_prompt()
     return len(prompt), len(schemas), count_tokens(prompt + schemas)

@@ -1,8 +1,10 @@
-"""The employees as a business: hire (checking the model first), ask, fire, and what is hireable.
+"""The employees as a business: hire (checking the model and paying first), ask, fire.
 
-Hiring validates the model name and credentials with the provider up front, so a typo fails
-the hire rather than the first question. Each employee answers one question at a time, so its
-conversation stays in order even when the CEO asks several employees at once.
+Hiring validates the model with its provider up front, so a typo fails the hire rather than
+the first question, and pays for it in the ledger: a cloud employee's hire fee, a local one's
+memory. The ledger is written before the roster, so after a crash between the two the ledger
+may know a hire the roster lacks; `reconcile` closes it on start. Each employee answers one
+question at a time, so its conversation stays in order when the CEO asks several at once.
 """
 
 from __future__ import annotations
@@ -10,10 +12,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
+from decimal import Decimal
 
 from pydantic import BaseModel
 
+from hashiru.agents.metering import Meter
 from hashiru.agents.roster import Employee, Roster, check_name
+from hashiru.economy.ledger import Ledger
+from hashiru.economy.prices import PriceBook
 from hashiru.errors import AgentError, ProviderError
 from hashiru.messages import Message, Usage
 from hashiru.providers import ModelInfo, Providers, parse_ref
@@ -26,19 +32,43 @@ class Reply(BaseModel):
     answer: str
     usage: Usage
     seconds: float
+    cost_usd: Decimal
+
+
+class Hire(BaseModel):
+    employee: Employee
+    fee_usd: Decimal
+    memory_bytes: int
 
 
 class Company:
-    def __init__(self, settings: Settings, providers: Providers, roster: Roster) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        providers: Providers,
+        roster: Roster,
+        ledger: Ledger,
+        prices: PriceBook,
+    ) -> None:
         self.settings = settings
         self.providers = providers
         self.roster = roster
+        self.ledger = ledger
+        self.prices = prices
         self._desks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.reconcile()
+
+    def reconcile(self) -> None:
+        """Fire, in the ledger, hires that never reached the roster (a crash between them)."""
+        for agent in self.ledger.active_hires().keys() - {e.name for e in self.roster}:
+            self.ledger.fire(run_id="", agent=agent)
 
     def may_hire(self, local: bool) -> bool:
         return self.settings.enabled("local_agents" if local else "cloud_agents")
 
-    async def hire(self, name: str, model: str, system_prompt: str, description: str) -> Employee:
+    async def hire(
+        self, run_id: str, name: str, model: str, system_prompt: str, description: str
+    ) -> Hire:
         check_name(name)
         if name in self.roster:
             raise AgentError(f"An employee named {name!r} already exists; ask or fire it.")
@@ -49,7 +79,22 @@ class Company:
             raise AgentError(f"Hiring {kind} agents is switched off; choose another model.")
         if reason := provider.unavailable_reason():
             raise AgentError(f"Cannot hire on {provider_name}: {reason}.")
-        await provider.describe(model_name)
+        info = await provider.describe(model_name)
+        if not provider.local:
+            self.prices.require(provider_name, model_name)
+        fee = Decimal(0) if provider.local else self.settings.hire_fee_usd
+        memory = (info.memory_bytes or 0) if provider.local else 0
+        await asyncio.to_thread(
+            self.ledger.hire,
+            run_id=run_id,
+            agent=name,
+            model=model,
+            provider=provider_name,
+            fee_usd=fee,
+            memory_bytes=memory,
+            enforce_usd=self.settings.enable_economy_budget,
+            enforce_memory=self.settings.enable_resource_budget,
+        )
         employee = Employee(
             name=name,
             model=model,
@@ -57,36 +102,40 @@ class Company:
             description=description,
             local=provider.local,
         )
-        self.roster.add(employee)
-        return employee
+        try:
+            self.roster.add(employee)
+        except AgentError:  # another process hired the name first
+            await asyncio.to_thread(self.ledger.fire, run_id=run_id, agent=name)
+            raise
+        return Hire(employee=employee, fee_usd=fee, memory_bytes=memory)
 
-    async def ask(self, name: str, prompt: str) -> Reply:
-        employee = self.roster.get(name)
+    async def ask(self, meter: Meter, name: str, prompt: str) -> Reply:
         async with self._desks[name]:
+            employee = self.roster.get(name)
             question = Message.user(prompt)
             conversation = [Message.system(employee.system_prompt), *employee.history, question]
+            model = meter.metered(self.providers.model(employee.model), agent=name)
             started = time.monotonic()
             try:
-                response = await self.providers.model(employee.model).complete(conversation)
+                response, cost = await model.complete_with_cost(conversation)
             except ProviderError:
-                employee.calls += 1
-                employee.failures += 1
+                self.roster.record(name, time.monotonic() - started)
                 raise
-            else:  # a cancelled question leaves no trace: not counted, not in the history
-                employee.calls += 1
-                employee.history += [question, response.as_message()]
-                employee.usage += response.usage
-            finally:
-                self.roster.save()
+            seconds = time.monotonic() - started
+            exchange = (question, response.as_message())
+            self.roster.record(name, seconds, exchange, response.usage)
         return Reply(
             agent=name,
             answer=response.text,
             usage=response.usage,
-            seconds=round(time.monotonic() - started, 3),
+            seconds=round(seconds, 3),
+            cost_usd=cost,
         )
 
-    def fire(self, name: str) -> Employee:
-        return self.roster.remove(name)
+    def fire(self, run_id: str, name: str) -> Employee:
+        employee = self.roster.remove(name)
+        self.ledger.fire(run_id=run_id, agent=name)
+        return employee
 
     async def hireable_models(self) -> list[ModelInfo]:
         """Every model a hire could use now, given the switches."""

@@ -1,10 +1,13 @@
-"""The CEO's tools for its workforce: hire_agent, ask_agent, fire_agent, list_agents, list_models.
+"""The CEO's tools for its workforce and its money.
 
-They wrap the Company, record what this run hired and spent, and emit hire/fire events.
+hire_agent, ask_agent, fire_agent, list_agents, list_models and get_budget wrap the Company and
+the run's Meter: they record what the run hired, emit hire and fire events, and tell the CEO
+what each hire and question cost and what is left, so it can trade quality against money.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
@@ -12,6 +15,9 @@ from pydantic import BaseModel, Field
 from hashiru.agents.company import Company
 from hashiru.agents.events import AgentFired, AgentHired
 from hashiru.agents.loop import Emit
+from hashiru.agents.metering import Meter
+from hashiru.economy.ledger import BudgetState
+from hashiru.economy.resources import gib
 from hashiru.messages import Usage
 from hashiru.tools import Tool, tool
 
@@ -23,17 +29,37 @@ class HiredAgent(BaseModel):
 
 
 class Workforce(BaseModel):
-    """What a run did with employees: who it hired and what asking them cost."""
+    """What a run did with employees: who it hired and what asking them cost in tokens."""
 
     hired: list[HiredAgent] = Field(default_factory=list)
     usage: dict[str, Usage] = Field(default_factory=dict)
 
 
-def hr_tools(company: Company, workforce: Workforce, emit: Emit) -> list[Tool]:
-    """The workforce tools the switches allow; none at all when no agent may be hired."""
+def budget_summary(state: BudgetState) -> dict[str, Any]:
+    """Both budgets as the CEO and `hashiru budget --json` see them."""
+    return {
+        "expense_usd": {
+            "total": state.usd_total,
+            "spent": state.usd_spent,
+            "reserved": state.usd_reserved,
+            "free": state.usd_free,
+        },
+        "resource_gib": {
+            "total": gib(state.memory_total_bytes),
+            "used": gib(state.memory_used_bytes),
+            "free": gib(state.memory_free_bytes),
+        },
+        "spent_by_agent_usd": state.spent_by_agent,
+    }
+
+
+def hr_tools(company: Company, meter: Meter, workforce: Workforce, emit: Emit) -> list[Tool]:
+    """get_budget, and the workforce tools the switches allow (none when no agent may be hired)."""
     settings = company.settings
-    if not (settings.enable_local_agents or settings.enable_cloud_agents):
-        return []
+
+    def free() -> dict[str, Decimal]:
+        state = company.ledger.state()
+        return {"usd_free": state.usd_free, "memory_free_gib": gib(state.memory_free_bytes)}
 
     async def hire_agent(
         name: Annotated[str, Field(description="Unique: letters, digits, - or _")],
@@ -42,38 +68,70 @@ def hr_tools(company: Company, workforce: Workforce, emit: Emit) -> list[Tool]:
         description: Annotated[str, Field(description="One line: what it is for")],
     ) -> dict[str, Any]:
         """Hire an employee agent on a base model; it keeps its conversation until fired."""
-        employee = await company.hire(name, model, system_prompt, description)
-        workforce.hired.append(HiredAgent(name=name, model=model, local=employee.local))
+        hire = await company.hire(meter.run_id, name, model, system_prompt, description)
+        local = hire.employee.local
+        workforce.hired.append(HiredAgent(name=name, model=model, local=local))
         emit(AgentHired(name=name, model=model))
-        return {"hired": name, "model": model, "local": employee.local}
+        return {
+            "hired": name,
+            "model": model,
+            "local": local,
+            "hire_fee_usd": hire.fee_usd,
+            "memory_gib": gib(hire.memory_bytes),
+            **free(),
+        }
 
     async def ask_agent(
         name: Annotated[str, Field(description="A hired employee")],
         prompt: Annotated[str, Field(description="A complete, self-contained request")],
     ) -> dict[str, Any]:
         """Ask an employee; ask several in one step to run them in parallel."""
-        reply = await company.ask(name, prompt)
+        reply = await company.ask(meter, name, prompt)
         workforce.usage[name] = workforce.usage.get(name, Usage()) + reply.usage
-        return {"agent": name, "answer": reply.answer, "seconds": reply.seconds}
+        return {
+            "agent": name,
+            "answer": reply.answer,
+            "seconds": reply.seconds,
+            "cost_usd": reply.cost_usd,
+            **free(),
+        }
 
     async def fire_agent(name: Annotated[str, Field(description="A hired employee")]) -> dict:
-        """Fire an employee that is idle or failing, freeing what it occupies."""
-        employee = company.fire(name)
+        """Fire an employee that is idle or failing, freeing the memory it occupies."""
+        employee = company.fire(meter.run_id, name)
         emit(AgentFired(name=name, model=employee.model))
-        return {"fired": name}
+        return {"fired": name, **free()}
 
     async def list_agents() -> list[dict[str, Any]]:
-        """The hired employees with their models, calls and failures."""
-        return [employee.summary() for employee in company.roster]
-
-    async def list_models() -> list[dict[str, Any]]:
-        """Models you can hire: provider, local or cloud, context size, memory size."""
+        """The hired employees: model, calls, failures, tokens, spend and mean latency."""
+        spent = company.ledger.state().spent_by_agent
         return [
-            info.model_dump(exclude_none=True, exclude={"description"})
-            for info in await company.hireable_models()
+            employee.summary() | {"spent_usd": spent.get(employee.name, Decimal(0))}
+            for employee in company.roster
         ]
 
-    tools = [tool(ask_agent), tool(list_agents), tool(list_models)]
-    if settings.enable_agent_creation:
-        tools += [tool(hire_agent), tool(fire_agent)]
+    async def list_models() -> list[dict[str, Any]]:
+        """Models you can hire: local (memory) or cloud (hire fee and prices per M tokens)."""
+        offers = []
+        for info in await company.hireable_models():
+            offer: dict[str, Any] = {"ref": info.ref, "local": info.local}
+            if info.context_tokens:
+                offer["context_tokens"] = info.context_tokens
+            if info.local:
+                offer["memory_gib"] = gib(info.memory_bytes or 0)
+            else:
+                offer["hire_fee_usd"] = settings.hire_fee_usd
+                offer |= company.prices.describe(info.provider, info.ref.split(":", 1)[1])
+            offers.append(offer)
+        return offers
+
+    async def get_budget() -> dict[str, Any]:
+        """Both budgets (expense in USD, resource memory in GiB) and the spend per employee."""
+        return budget_summary(company.ledger.state())
+
+    tools = [tool(get_budget)]
+    if settings.enable_local_agents or settings.enable_cloud_agents:
+        tools += [tool(ask_agent), tool(list_agents), tool(list_models)]
+        if settings.enable_agent_creation:
+            tools += [tool(hire_agent), tool(fire_agent)]
     return tools

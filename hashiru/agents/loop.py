@@ -7,6 +7,7 @@ that fails all come back to the model as error results it can act on.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -24,11 +25,12 @@ from hashiru.messages import (
     ToolSpec,
     Usage,
 )
-from hashiru.providers import ChatModel
+from hashiru.providers import Chat
 from hashiru.tools import Tool, ToolFailure
 from hashiru.tools.base import to_json
 
 Emit = Callable[[Event], None]
+Notices = Callable[[], list[str]]
 
 LAST_STEP_NOTE = (
     "This is your last step: answer the user now with what you have; do not call tools."
@@ -50,17 +52,22 @@ class LoopOutcome(BaseModel):
 
 
 async def run_loop(
-    model: ChatModel,
+    model: Chat,
     messages: list[Message],
     tools: Sequence[Tool],
     emit: Emit,
     max_steps: int,
     max_seconds: float,
+    notices: Notices = lambda: [],
 ) -> LoopOutcome:
-    """Drive `model` until it answers; `messages` grows with every turn (the caller keeps it)."""
+    """Drive `model` until it answers; `messages` grows with every turn (the caller keeps it).
+
+    `notices` is asked after every step's tools: what it returns (budget warnings) goes to the
+    model with that step's results.
+    """
     try:
         async with asyncio.timeout(max_seconds):
-            return await _steps(model, messages, tools, emit, max_steps)
+            return await _steps(model, messages, tools, emit, max_steps, notices)
     except TimeoutError:
         raise RunLimitError(
             f"The run took longer than {max_seconds:g} s (raise HASHIRU_MAX_SECONDS)."
@@ -68,11 +75,12 @@ async def run_loop(
 
 
 async def _steps(
-    model: ChatModel,
+    model: Chat,
     messages: list[Message],
     tools: Sequence[Tool],
     emit: Emit,
     max_steps: int,
+    notices: Notices,
 ) -> LoopOutcome:
     by_name = {t.name: t for t in tools}
     specs = [t.spec for t in tools]
@@ -92,7 +100,10 @@ async def _steps(
         if last:
             break
         done = await asyncio.gather(*(_run_tool(c, by_name, emit) for c in response.tool_calls))
-        messages.append(Message(role="tool", tool_results=[result for result, _ in done]))
+        results = [result for result, _ in done]
+        if notes := notices():
+            results[-1] = _with_notices(results[-1], notes)
+        messages.append(Message(role="tool", tool_results=results))
         outcome.tool_calls.extend(record for _, record in done)
     raise RunLimitError(
         f"The CEO did not answer within {max_steps} steps (raise HASHIRU_MAX_STEPS)."
@@ -100,14 +111,18 @@ async def _steps(
 
 
 async def _model_turn(
-    model: ChatModel, messages: list[Message], specs: list[ToolSpec], emit: Emit
+    model: Chat, messages: list[Message], specs: list[ToolSpec], emit: Emit
 ) -> ModelResponse:
+    """Stream one turn to the end (a metered model settles its bill when the stream ends)."""
+    response = None
     async for item in model.stream(messages, specs):
         if isinstance(item, TextDelta):
             emit(item)
         else:
-            return item
-    raise HashiruError(f"{model.ref} ended its stream without a response.")
+            response = item
+    if response is None:
+        raise HashiruError(f"{model.ref} ended its stream without a response.")
+    return response
 
 
 async def _run_tool(
@@ -139,3 +154,10 @@ async def _run_tool(
     result = ToolResult(call_id=call.id, name=call.name, content=content, is_error=not ok)
     record = ToolRecord(name=call.name, arguments=call.arguments, ok=ok, seconds=seconds)
     return result, record
+
+
+def _with_notices(result: ToolResult, notes: list[str]) -> ToolResult:
+    """Add notes to a tool result's JSON, so every provider's tool turn carries them."""
+    value = json.loads(result.content)
+    value = value if isinstance(value, dict) else {"result": value}
+    return result.model_copy(update={"content": to_json(value | {"notices": notes})})

@@ -9,10 +9,10 @@ from __future__ import annotations
 import importlib
 
 from hashiru.errors import ConfigError
-from hashiru.providers.base import ChatModel, ModelInfo, Provider
+from hashiru.providers.base import Chat, ChatModel, ModelInfo, Provider
 from hashiru.settings import Settings
 
-__all__ = ["BACKENDS", "ChatModel", "ModelInfo", "Provider", "Providers", "parse_ref"]
+__all__ = ["BACKENDS", "Chat", "ChatModel", "ModelInfo", "Provider", "Providers", "parse_ref"]
 
 BACKENDS: dict[str, str] = {
     "ollama": "hashiru.providers.ollama:OllamaProvider",

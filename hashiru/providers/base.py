@@ -15,7 +15,7 @@ import weakref
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -137,6 +137,21 @@ async def with_retries(
                 raise
             await backoff(attempt, base_delay)
     return await call()
+
+
+class Chat(Protocol):
+    """What the agent layer talks to: a ChatModel, or one wrapped to pay for its calls."""
+
+    @property
+    def ref(self) -> str: ...
+
+    async def complete(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec] = (), max_tokens: int = 0
+    ) -> ModelResponse: ...
+
+    def stream(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec] = (), max_tokens: int = 0
+    ) -> AsyncIterator[StreamItem]: ...
 
 
 @dataclass(frozen=True)

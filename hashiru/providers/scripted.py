@@ -2,8 +2,8 @@
 
 `scripted:<name>` plays back a script registered under that name, or `scripted:<file.json>`
 plays the turns in that file. A turn is a reply (text and/or tool calls, optional usage and
-`delay` seconds) or, in Python, a function of the conversation that returns one. Token counts
-default to characters / 4, so usage is reported even when a script does not give it.
+`delay` seconds) or, in Python, a function of the conversation and tools that returns one.
+Token counts default to characters / 4, so usage is reported even when a script gives none.
 
     [{"tool_calls": [{"name": "list_models", "arguments": {}}]},
      {"text": "391", "delay": 0.2}]
@@ -49,8 +49,8 @@ class Script:
         if turn is None:
             raise ProviderError("scripted", "bad_request", f"script {name!r} has no turns left")
         if callable(turn):
-            reply = turn(messages, tools)
-            return await reply if inspect.isawaitable(reply) else reply
+            turn = turn(messages, tools)
+            turn = await turn if inspect.isawaitable(turn) else turn
         if isinstance(turn, ModelResponse):
             return turn
         await asyncio.sleep(turn.get("delay", 0))

@@ -173,9 +173,15 @@ async def test_wall_clock_cap(make_hashiru: MakeCompany) -> None:
 @pytest.mark.parametrize(
     ("switches", "offered"),
     [
-        ({}, {"ask_agent", "list_agents", "list_models", "hire_agent", "fire_agent"}),
-        ({"enable_agent_creation": False}, {"ask_agent", "list_agents", "list_models"}),
-        ({"enable_local_agents": False, "enable_cloud_agents": False}, set()),
+        (
+            {},
+            {"get_budget", "ask_agent", "list_agents", "list_models", "hire_agent", "fire_agent"},
+        ),
+        (
+            {"enable_agent_creation": False},
+            {"get_budget", "ask_agent", "list_agents", "list_models"},
+        ),
+        ({"enable_local_agents": False, "enable_cloud_agents": False}, {"get_budget"}),
     ],
 )
 async def test_switched_off_tools_are_not_offered(

@@ -103,6 +103,8 @@ class FakeServer:
 
 
 class _QuietServer(ThreadingHTTPServer):
+    request_queue_size = 256  # tests open a hundred connections at once; 5 makes SYNs retry
+
     def handle_error(self, request: object, client_address: object) -> None:
         """A client that timed out and hung up is expected in tests; anything else is shown."""
         if not isinstance(sys.exc_info()[1], BrokenPipeError | ConnectionResetError):

@@ -1,0 +1,179 @@
+"""Paying for model calls: reserve the worst case before a call, settle the real cost after.
+
+Providers know nothing about money and the ledger knows nothing about SDKs; this is where the
+two meet. A `MeteredModel` looks like any chat model to the loop and to employees, but every
+call is held against the budget first (input bytes as an upper bound on input tokens, plus
+`max_tokens` of output), so concurrent calls can never spend past it, and is then settled at
+the provider-reported usage. A cancelled call releases its hold; a failed one settles at zero.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from hashiru.economy.ledger import Ledger
+from hashiru.economy.prices import PriceBook
+from hashiru.errors import ProviderError
+from hashiru.messages import Message, ModelResponse, TextDelta, ToolSpec, Usage
+from hashiru.providers import ChatModel
+from hashiru.providers.base import StreamItem
+from hashiru.settings import Settings
+
+MESSAGE_OVERHEAD_TOKENS = 16  # a chat template's role markers and separators, per message
+
+
+def input_token_bound(messages: Sequence[Message], tools: Sequence[ToolSpec]) -> int:
+    """An upper bound on a request's input tokens: no tokenizer makes a token of under a byte."""
+    sent = sum(len(m.model_dump_json().encode()) for m in messages)
+    schemas = len(json.dumps([t.model_dump() for t in tools]).encode()) if tools else 0
+    return sent + schemas + MESSAGE_OVERHEAD_TOKENS * len(messages)
+
+
+@dataclass
+class Bill:
+    """Filled in by the caller of `Meter.paying` with what the call reported."""
+
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: Decimal = Decimal(0)
+
+
+class Meter:
+    """One run's till: every model call of the run, the CEO's and its employees', goes here."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        prices: PriceBook,
+        settings: Settings,
+        run_id: str,
+        run_limit_usd: Decimal | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.prices = prices
+        self.settings = settings
+        self.run_id = run_id
+        self.run_limit_usd = run_limit_usd
+        self._warned = 0.0
+
+    def metered(self, model: ChatModel, agent: str) -> MeteredModel:
+        return MeteredModel(model, self, agent)
+
+    @asynccontextmanager
+    async def paying(
+        self,
+        agent: str,
+        model: ChatModel,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec],
+        max_tokens: int,
+    ) -> AsyncIterator[Bill]:
+        provider, name = model.provider.name, model.name
+        if model.local:
+            worst = self.prices.local_cost(self.settings.request_timeout)
+        else:
+            bound = input_token_bound(messages, tools)
+            worst = self.prices.worst_case(provider, name, bound, max_tokens)
+        hold = await asyncio.to_thread(
+            self.ledger.reserve,
+            run_id=self.run_id,
+            agent=agent,
+            model=model.ref,
+            provider=provider,
+            usd=worst,
+            run_limit_usd=self.run_limit_usd,
+            enforce=self.settings.enable_economy_budget,
+        )
+        bill = Bill()
+        started = time.monotonic()
+        try:
+            yield bill
+        except ProviderError:
+            await self._settle(hold, bill, model, started, ok=False)
+            raise
+        except BaseException:
+            await asyncio.to_thread(self.ledger.release, hold, "the call was cancelled")
+            raise
+        await self._settle(hold, bill, model, started, ok=True)
+
+    async def _settle(
+        self, hold: object, bill: Bill, model: ChatModel, started: float, ok: bool
+    ) -> None:
+        seconds = time.monotonic() - started
+        if model.local:
+            bill.cost_usd, source = self.prices.local_cost(seconds), "local compute"
+        else:
+            bill.cost_usd = self.prices.cost(model.provider.name, model.name, bill.usage)
+            source = self.prices.price(model.provider.name, model.name).source
+        await asyncio.to_thread(
+            self.ledger.settle,
+            hold,
+            usd=bill.cost_usd,
+            usage=bill.usage,
+            seconds=seconds,
+            price_source=source,
+            ok=ok,
+        )
+
+    def notices(self) -> list[str]:
+        """Budget warnings the CEO has not seen yet: each threshold is said once per run."""
+        state = self.ledger.state(self.run_id)
+        if not state.usd_total:
+            return []
+        used = float(state.usd_spent / state.usd_total)
+        crossed = [t for t in self.settings.budget_warnings if t <= used and t > self._warned]
+        if not crossed:
+            return []
+        self._warned = max(crossed)
+        if used >= 1:
+            return [
+                f"The expense budget is exhausted (${state.usd_spent:.4f} of "
+                f"${state.usd_total:.2f}): finish with what you have, or use a local employee."
+            ]
+        return [
+            f"{used:.0%} of the ${state.usd_total:.2f} expense budget is spent "
+            f"(${state.usd_free:.4f} left): prefer local employees and finish soon."
+        ]
+
+
+@dataclass(frozen=True)
+class MeteredModel:
+    """A chat model whose every call is paid for through a Meter, as `agent`."""
+
+    model: ChatModel
+    meter: Meter
+    agent: str
+
+    @property
+    def ref(self) -> str:
+        return self.model.ref
+
+    async def complete(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec] = (), max_tokens: int = 0
+    ) -> ModelResponse:
+        response, _ = await self.complete_with_cost(messages, tools, max_tokens)
+        return response
+
+    async def complete_with_cost(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec] = (), max_tokens: int = 0
+    ) -> tuple[ModelResponse, Decimal]:
+        limit = max_tokens or self.meter.settings.max_tokens
+        async with self.meter.paying(self.agent, self.model, messages, tools, limit) as bill:
+            response = await self.model.complete(messages, tools, limit)
+            bill.usage = response.usage
+        return response, bill.cost_usd
+
+    async def stream(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec] = (), max_tokens: int = 0
+    ) -> AsyncIterator[StreamItem]:
+        limit = max_tokens or self.meter.settings.max_tokens
+        async with self.meter.paying(self.agent, self.model, messages, tools, limit) as bill:
+            async for item in self.model.stream(messages, tools, limit):
+                if not isinstance(item, TextDelta):
+                    bill.usage = item.usage
+                yield item

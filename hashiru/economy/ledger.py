@@ -1,0 +1,589 @@
+"""The budget ledger: every hire, fire, call and correction as one row in SQLite.
+
+Why append-only: rows are never changed or deleted, so the ledger is its own audit trail and
+the budgets are *derived* from it (spent = settlements + hire fees + adjustments; reserved =
+holds not yet settled or released; memory = the distinct models of active employees). There is
+no counter to drift out of step with the rows, and a new process reading the file sees exactly
+what every other process wrote.
+
+Why reserve-then-settle: a call's price is known only after it returns, but the budget must be
+checked before it starts. `reserve` holds the most the call may cost inside one write
+transaction (so concurrent callers, threads or processes, can never together promise more than
+the budget); `settle` records what it really cost and closes the hold; `release` closes a hold
+for a call that never happened. Each hold names its process, so the hold of a process killed
+mid-call is released by the next reader instead of locking money away forever.
+
+Why it stays fast: each Ledger folds the rows it reads into its books and, at the start of
+every transaction, reads only the rows added since. Rows never change and writers take turns,
+so that gives the same figures as adding up every row again, at a cost that does not grow with
+the ledger. Amounts are integer nano-dollars: exact sums, no floating point.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import psutil
+from pydantic import BaseModel, ConfigDict
+
+from hashiru.errors import BudgetExceeded, HashiruError
+from hashiru.messages import Usage
+
+SCHEMA_VERSION = 1
+GIB = 2**30
+DEAD_HOLDER_NOTE = "holder process died"
+
+Kind = Literal["budget", "hire", "fire", "reserve", "settle", "release", "adjust"]
+
+_SCHEMA = (
+    """
+    CREATE TABLE entries (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN
+            ('budget', 'hire', 'fire', 'reserve', 'settle', 'release', 'adjust')),
+        run_id TEXT NOT NULL DEFAULT '',
+        agent TEXT NOT NULL DEFAULT '',
+        model TEXT NOT NULL DEFAULT '',
+        provider TEXT NOT NULL DEFAULT '',
+        input_tokens INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+        cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+        usd_nano INTEGER,
+        memory_bytes INTEGER,
+        seconds REAL,
+        price_source TEXT NOT NULL DEFAULT '',
+        reservation INTEGER REFERENCES entries(id),
+        holder TEXT NOT NULL DEFAULT '',
+        ok INTEGER NOT NULL DEFAULT 1,
+        note TEXT NOT NULL DEFAULT ''
+    )
+    """,
+    # Unique: a hold is closed (settled or released) at most once, whatever the code above does.
+    "CREATE UNIQUE INDEX entries_by_reservation ON entries(reservation) "
+    "WHERE reservation IS NOT NULL",
+    "CREATE INDEX entries_by_run ON entries(run_id)",
+)
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A hold on the budget for one call; `usd` is the amount held (rounded up to a nano-dollar)."""
+
+    id: int
+    run_id: str
+    agent: str
+    model: str
+    provider: str
+    usd: Decimal
+
+
+class Entry(BaseModel):
+    """One ledger row. `usd` is the hold (reserve), the cost (settle, hire, adjust) or the total
+    (budget); `reservation` is the reserve row a settle or release closes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    at: datetime
+    kind: Kind
+    run_id: str
+    agent: str
+    model: str
+    provider: str
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    usd: Decimal | None
+    memory_bytes: int | None
+    seconds: float | None
+    price_source: str
+    reservation: int | None
+    holder: str
+    ok: bool
+    note: str
+
+
+class BudgetState(BaseModel):
+    """Both budgets as the ledger's rows add up now. Free amounts go negative when overspent."""
+
+    usd_total: Decimal
+    usd_spent: Decimal
+    usd_reserved: Decimal
+    usd_free: Decimal
+    memory_total_bytes: int
+    memory_used_bytes: int
+    memory_free_bytes: int
+    spent_by_agent: dict[str, Decimal]  # adjustments without an agent are in no agent's total
+    models_in_memory: dict[str, int]
+    run_spent: Decimal | None = None  # these two only when state() was given a run_id
+    run_reserved: Decimal | None = None
+
+    @property
+    def memory_total_gib(self) -> float:
+        return self.memory_total_bytes / GIB
+
+    @property
+    def memory_used_gib(self) -> float:
+        return self.memory_used_bytes / GIB
+
+    @property
+    def memory_free_gib(self) -> float:
+        return self.memory_free_bytes / GIB
+
+
+class Ledger:
+    """The append-only ledger in one SQLite file, shared by threads, tasks and processes."""
+
+    def __init__(self, path: Path, default_usd: Decimal, default_memory_bytes: int) -> None:
+        self.path = path
+        self._defaults = (_nano(default_usd, ROUND_HALF_EVEN), default_memory_bytes)
+        self._books = _Books(self._defaults)
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = self._db()
+        db.execute("PRAGMA journal_mode=WAL")  # stays set in the file
+        with db:  # commits (or rolls back) the BEGIN
+            db.execute("BEGIN IMMEDIATE")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
+                for statement in _SCHEMA:
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        if version > SCHEMA_VERSION:
+            raise HashiruError(
+                f"The ledger {path} has schema version {version}, newer than this HASHIRU "
+                f"understands ({SCHEMA_VERSION}); upgrade hashiru."
+            )
+
+    def set_budget(self, usd: Decimal | None = None, memory_bytes: int | None = None) -> None:
+        """Record new totals; what is not given keeps its current value."""
+        _check_not_negative(usd=usd, memory_bytes=memory_bytes)
+        with self._transaction("IMMEDIATE") as db:
+            total, memory = self._books.budget
+            if usd is not None:
+                total = _nano(usd, ROUND_HALF_EVEN)
+            if memory_bytes is not None:
+                memory = memory_bytes
+            self._append(db, "budget", usd_nano=total, memory_bytes=memory)
+
+    def reserve(
+        self,
+        *,
+        run_id: str,
+        agent: str,
+        model: str,
+        provider: str,
+        usd: Decimal,
+        run_limit_usd: Decimal | None = None,
+        enforce: bool = True,
+    ) -> Reservation:
+        """Hold `usd` for a call, or raise BudgetExceeded saying what is free and what to do."""
+        _check_not_negative(usd=usd)
+        hold = _nano(usd, ROUND_CEILING)
+        refusal = None
+        with self._transaction("IMMEDIATE") as db:
+            self._release_dead_holds(db)
+            state = self._books.state(run_id)
+            if enforce:
+                refusal = _expense_refusal(state, _usd(hold), "this call") or _run_refusal(
+                    state, _usd(hold), run_limit_usd
+                )
+            if refusal is None:
+                reservation_id = self._append(
+                    db,
+                    "reserve",
+                    run_id=run_id,
+                    agent=agent,
+                    model=model,
+                    provider=provider,
+                    usd_nano=hold,
+                    holder=_holder(os.getpid()),
+                )
+        if refusal:  # raised after the commit, so released dead holds stay released
+            raise BudgetExceeded(refusal)
+        return Reservation(reservation_id, run_id, agent, model, provider, _usd(hold))
+
+    def settle(
+        self,
+        reservation: Reservation,
+        *,
+        usd: Decimal,
+        usage: Usage,
+        seconds: float,
+        price_source: str,
+        ok: bool = True,
+        note: str = "",
+    ) -> None:
+        """Record what the call really cost (even above the hold) and close its hold."""
+        _check_not_negative(usd=usd)
+        with self._transaction("IMMEDIATE") as db:
+            self._check_open(db, reservation)
+            self._append(
+                db,
+                "settle",
+                **_call_columns(reservation),
+                **usage.model_dump(),
+                usd_nano=_nano(usd, ROUND_HALF_EVEN),
+                seconds=seconds,
+                price_source=price_source,
+                ok=ok,
+                note=note,
+            )
+
+    def release(self, reservation: Reservation, note: str = "") -> None:
+        """Close a hold whose call never happened; nothing is spent."""
+        with self._transaction("IMMEDIATE") as db:
+            self._check_open(db, reservation)
+            self._append(db, "release", **_call_columns(reservation), note=note)
+
+    def hire(
+        self,
+        *,
+        run_id: str,
+        agent: str,
+        model: str,
+        provider: str,
+        fee_usd: Decimal,
+        memory_bytes: int,
+        enforce_usd: bool = True,
+        enforce_memory: bool = True,
+    ) -> None:
+        """Pay the hire fee and load the model's memory (once per model), or raise BudgetExceeded.
+
+        Raises ValueError when `agent` is already hired: that is the caller's mistake.
+        """
+        _check_not_negative(fee_usd=fee_usd, memory_bytes=memory_bytes)
+        fee = _nano(fee_usd, ROUND_HALF_EVEN)
+        refusal = None
+        with self._transaction("IMMEDIATE") as db:
+            if agent in self._books.hires:
+                raise ValueError(f"{agent!r} is already hired; fire it first.")
+            self._release_dead_holds(db)
+            state = self._books.state()
+            if enforce_usd:
+                refusal = _expense_refusal(state, _usd(fee), f"hiring {agent!r}")
+            if enforce_memory and refusal is None:
+                refusal = _memory_refusal(state, self._books.hires, agent, model, memory_bytes)
+            if refusal is None:
+                self._append(
+                    db,
+                    "hire",
+                    run_id=run_id,
+                    agent=agent,
+                    model=model,
+                    provider=provider,
+                    usd_nano=fee,
+                    memory_bytes=memory_bytes,
+                )
+        if refusal:
+            raise BudgetExceeded(refusal)
+
+    def fire(self, *, run_id: str, agent: str) -> None:
+        """End a hire; its model's memory is freed when no active employee uses it any more."""
+        with self._transaction("IMMEDIATE") as db:
+            hired = self._books.hires.get(agent)
+            if hired is None:
+                raise ValueError(f"{agent!r} is not hired, so it cannot be fired.")
+            self._append(
+                db, "fire", run_id=run_id, agent=agent, model=hired.model, provider=hired.provider
+            )
+
+    def adjust(self, *, usd: Decimal, note: str, run_id: str = "") -> None:
+        """A manual correction: positive spends, negative refunds."""
+        with self._transaction("IMMEDIATE") as db:
+            self._append(
+                db, "adjust", run_id=run_id, usd_nano=_nano(usd, ROUND_HALF_EVEN), note=note
+            )
+
+    def state(self, run_id: str | None = None) -> BudgetState:
+        """Both budgets now (and this run's spend and holds when `run_id` is given)."""
+        with self._transaction("DEFERRED"):
+            if not self._books.dead_holds():
+                return self._books.state(run_id)
+        with self._transaction("IMMEDIATE") as db:
+            self._release_dead_holds(db)
+            return self._books.state(run_id)
+
+    def entries(self, run_id: str | None = None) -> list[Entry]:
+        """Every row in the order written, or only one run's."""
+        db = self._db()
+        if run_id is None:
+            rows = db.execute("SELECT * FROM entries ORDER BY id").fetchall()
+        else:
+            query = "SELECT * FROM entries WHERE run_id = ? ORDER BY id"
+            rows = db.execute(query, (run_id,)).fetchall()
+        return [_entry(row) for row in rows]
+
+    def active_hires(self) -> dict[str, Entry]:
+        """Each employee still hired, by name, mapped to its hire row."""
+        with self._transaction("DEFERRED"):
+            return dict(self._books.hires)
+
+    def _db(self) -> sqlite3.Connection:
+        """This thread's connection (a new one after a fork: SQLite handles must not cross it)."""
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA synchronous=NORMAL")
+            local.db, local.pid = db, os.getpid()
+        return local.db
+
+    @contextmanager
+    def _transaction(self, mode: Literal["DEFERRED", "IMMEDIATE"]) -> Iterator[sqlite3.Connection]:
+        """One transaction with the books caught up on every committed row.
+
+        IMMEDIATE takes the write lock before anything is read, so a check and the row it allows
+        are atomic across processes; DEFERRED reads. The thread lock keeps other threads off the
+        books until the transaction has ended.
+        """
+        db = self._db()
+        db.execute(f"BEGIN {mode}")
+        with self._lock:
+            try:
+                self._catch_up(db)
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                self._books = _Books(self._defaults)  # it may hold rows now rolled back
+                raise
+
+    def _catch_up(self, db: sqlite3.Connection) -> None:
+        query = "SELECT * FROM entries WHERE id > ? ORDER BY id"
+        for row in db.execute(query, (self._books.last_id,)):
+            self._books.apply(row)
+
+    def _append(self, db: sqlite3.Connection, kind: Kind, **columns: Any) -> int:
+        """Write one row (inside an IMMEDIATE transaction) and fold it into the books."""
+        columns = {"at": datetime.now(UTC).isoformat(timespec="microseconds"), **columns}
+        marks = ", ".join("?" * (len(columns) + 1))
+        query = f"INSERT INTO entries (kind, {', '.join(columns)}) VALUES ({marks})"
+        db.execute(query, (kind, *columns.values()))
+        self._catch_up(db)
+        return self._books.last_id
+
+    def _check_open(self, db: sqlite3.Connection, reservation: Reservation) -> None:
+        """ValueError unless `reservation` is a hold in this ledger that nothing has closed yet."""
+        if reservation.id in self._books.holds:
+            return
+        row = db.execute(
+            "SELECT r.kind, c.kind, c.note FROM entries AS r "
+            "LEFT JOIN entries AS c ON c.reservation = r.id WHERE r.id = ?",
+            (reservation.id,),
+        ).fetchone()
+        if row is None or row[0] != "reserve":
+            raise ValueError(f"No reservation {reservation.id} in this ledger.")
+        why = f" ({row[2]})" if row[2] else ""
+        raise ValueError(f"Reservation {reservation.id} was already {row[1]}d{why}.")
+
+    def _release_dead_holds(self, db: sqlite3.Connection) -> None:
+        for hold in self._books.dead_holds():
+            self._append(
+                db,
+                "release",
+                **{name: hold[name] for name in ("run_id", "agent", "model", "provider")},
+                reservation=hold["id"],
+                note=DEAD_HOLDER_NOTE,
+            )
+
+
+class _Books:
+    """The budgets folded from the rows read so far, each applied once in id order.
+
+    The rows are append-only and writers take turns, so the rows after `last_id` are all that
+    can have changed: catching up on them gives the same figures as adding up every row again.
+    """
+
+    def __init__(self, defaults: tuple[int, int]) -> None:
+        self.last_id = 0
+        self.budget = defaults  # (usd_nano, memory_bytes) of the latest budget row
+        self.spent_by_agent: dict[str, int] = {}
+        self.spent_by_run: dict[str, int] = {}
+        self.holds: dict[int, sqlite3.Row] = {}  # open reserve rows by id
+        self.hires: dict[str, Entry] = {}  # active hire rows by agent
+
+    def apply(self, row: sqlite3.Row) -> None:
+        match row["kind"]:
+            case "budget":
+                self.budget = (row["usd_nano"], row["memory_bytes"])
+            case "reserve":
+                self.holds[row["id"]] = row
+            case "release":
+                del self.holds[row["reservation"]]
+            case "settle":
+                del self.holds[row["reservation"]]
+                self._spend(row)
+            case "hire":
+                self.hires[row["agent"]] = _entry(row)
+                self._spend(row)
+            case "fire":
+                del self.hires[row["agent"]]
+            case "adjust":
+                self._spend(row)
+        self.last_id = row["id"]
+
+    def _spend(self, row: sqlite3.Row) -> None:
+        agent, run_id, nano = row["agent"], row["run_id"], row["usd_nano"]
+        self.spent_by_agent[agent] = self.spent_by_agent.get(agent, 0) + nano
+        self.spent_by_run[run_id] = self.spent_by_run.get(run_id, 0) + nano
+
+    def state(self, run_id: str | None = None) -> BudgetState:
+        total, memory_total = self.budget
+        spent = sum(self.spent_by_agent.values())
+        reserved = sum(hold["usd_nano"] for hold in self.holds.values())
+        models = _models_in_memory(self.hires.values())
+        memory_used = sum(models.values())
+        run: dict[str, Decimal] = {}
+        if run_id is not None:
+            run_holds = (h["usd_nano"] for h in self.holds.values() if h["run_id"] == run_id)
+            run["run_spent"] = _usd(self.spent_by_run.get(run_id, 0))
+            run["run_reserved"] = _usd(sum(run_holds))
+        return BudgetState(
+            usd_total=_usd(total),
+            usd_spent=_usd(spent),
+            usd_reserved=_usd(reserved),
+            usd_free=_usd(total - spent - reserved),
+            memory_total_bytes=memory_total,
+            memory_used_bytes=memory_used,
+            memory_free_bytes=memory_total - memory_used,
+            spent_by_agent={a: _usd(nano) for a, nano in self.spent_by_agent.items() if a},
+            models_in_memory=models,
+            **run,
+        )
+
+    def dead_holds(self) -> list[sqlite3.Row]:
+        """Open holds whose process no longer exists (killed mid-call): nobody will settle them."""
+        mine = _holder(os.getpid())
+        holders = {hold["holder"] for hold in self.holds.values()} - {mine}
+        dead = {holder for holder in holders if not _alive(holder)}
+        return [hold for hold in self.holds.values() if hold["holder"] in dead]
+
+
+def _nano(usd: Decimal, rounding: str) -> int:
+    return int(usd.quantize(Decimal("1e-9"), rounding=rounding).scaleb(9))
+
+
+def _usd(nano: int) -> Decimal:
+    return Decimal(nano) / 10**9
+
+
+def _money(usd: Decimal) -> str:
+    return f"${usd:,.4f}"
+
+
+def _gib(memory_bytes: int) -> str:
+    return f"{memory_bytes / GIB:.2f} GiB"
+
+
+def _check_not_negative(**values: Decimal | int | None) -> None:
+    for name, value in values.items():
+        if value is not None and value < 0:
+            raise ValueError(f"{name} must not be negative, got {value}.")
+
+
+def _entry(row: sqlite3.Row) -> Entry:
+    fields = dict(row)
+    nano = fields.pop("usd_nano")
+    return Entry(**fields, usd=None if nano is None else _usd(nano))
+
+
+def _call_columns(reservation: Reservation) -> dict[str, Any]:
+    return {
+        "run_id": reservation.run_id,
+        "agent": reservation.agent,
+        "model": reservation.model,
+        "provider": reservation.provider,
+        "reservation": reservation.id,
+    }
+
+
+def _models_in_memory(hires: Iterable[Entry]) -> dict[str, int]:
+    """Model -> bytes, each model once however many active employees share it."""
+    models: dict[str, int] = {}
+    for hire in hires:
+        if hire.memory_bytes:
+            models[hire.model] = max(models.get(hire.model, 0), hire.memory_bytes)
+    return models
+
+
+@cache
+def _holder(pid: int) -> str:
+    """Names a process so that a later one reusing its pid is not mistaken for it."""
+    return f"{pid}:{psutil.Process(pid).create_time():.3f}"
+
+
+def _alive(holder: str) -> bool:
+    pid, _, started = holder.partition(":")
+    try:
+        process = psutil.Process(int(pid))
+        # create_time follows the wall clock's boot time, which clock steps move slightly.
+        same = abs(process.create_time() - float(started)) < 1
+        return same and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:  # ZombieProcess included
+        return False
+    except psutil.AccessDenied:  # exists, just not ours to inspect
+        return True
+
+
+def _expense_refusal(state: BudgetState, usd: Decimal, what: str) -> str | None:
+    if usd <= state.usd_free:
+        return None
+    return (
+        f"Budget exceeded: {what} needs up to {_money(usd)}, but only "
+        f"{_money(max(state.usd_free, Decimal(0)))} of the {_money(state.usd_total)} budget is "
+        f"free ({_money(state.usd_spent)} spent, {_money(state.usd_reserved)} held for calls in "
+        "flight). Finish with what you have, or use a local employee, which costs nothing."
+    )
+
+
+def _run_refusal(state: BudgetState, usd: Decimal, limit: Decimal | None) -> str | None:
+    assert state.run_spent is not None and state.run_reserved is not None
+    left = None if limit is None else limit - state.run_spent - state.run_reserved
+    if left is None or usd <= left:
+        return None
+    return (
+        f"Run limit exceeded: this call needs up to {_money(usd)}, but this run may spend "
+        f"{_money(limit)} and has used {_money(state.run_spent)} (plus "
+        f"{_money(state.run_reserved)} held), leaving {_money(max(left, Decimal(0)))}. Finish "
+        "with what you have, or use a local employee, which costs nothing."
+    )
+
+
+def _memory_refusal(
+    state: BudgetState, active: dict[str, Entry], agent: str, model: str, memory_bytes: int
+) -> str | None:
+    needed = memory_bytes - state.models_in_memory.get(model, 0)
+    if needed <= state.memory_free_bytes:
+        return None
+    employees: dict[str, list[str]] = {}
+    for name, hire in active.items():
+        if hire.model in state.models_in_memory:
+            employees.setdefault(hire.model, []).append(repr(name))
+    by_size = sorted(employees, key=state.models_in_memory.__getitem__, reverse=True)
+    candidates = "; ".join(
+        f"{', '.join(employees[m])} ({m}, frees {_gib(state.models_in_memory[m])} "
+        "once all its employees are fired)"
+        for m in by_size
+    )
+    return (
+        f"Not enough memory to hire {agent!r} on {model}: it needs {_gib(needed)}, but only "
+        f"{_gib(max(state.memory_free_bytes, 0))} of {_gib(state.memory_total_bytes)} is free. "
+        + (f"Fire employees to make room: {candidates}. " if candidates else "")
+        + "Or hire on a model that is already loaded, or on a cloud model."
+    )
