@@ -190,24 +190,25 @@ async def ledger_command(hashiru: Hashiru, args: argparse.Namespace) -> int:
         writer.writeheader()
         writer.writerows(rows)
         return 0
-    table = Table("id", "at", "kind", "run", "agent", "model", "tokens in/out", "USD", "note")
+    table = Table()
+    for column in ("#", "time", "run", "kind", "agent", "model", "tokens", "USD", "note"):
+        table.add_column(column, no_wrap=column not in ("agent", "model", "note"))
     for entry in entries:
-        tokens = (
-            f"{entry.input_tokens or 0}/{entry.output_tokens or 0}"
-            if entry.kind in ("settle",)
-            else ""
-        )
+        tokens = f"{entry.input_tokens}/{entry.output_tokens}" if entry.kind == "settle" else ""
+        usd = "" if entry.usd is None else f"{entry.usd:.6f}".rstrip("0").rstrip(".")
         table.add_row(
             str(entry.id),
-            entry.at.strftime("%Y-%m-%d %H:%M:%S"),
+            entry.at.strftime("%m-%d %H:%M:%S"),
+            entry.run_id[:6],
             entry.kind,
-            entry.run_id or "",
-            entry.agent or "",
-            entry.model or "",
+            escape(entry.agent),
+            escape(entry.model),
             tokens,
-            f"{entry.usd}",
-            escape(entry.note or ""),
+            f"({usd})" if entry.kind == "reserve" else usd,
+            escape(entry.note),
+            style="dim" if entry.kind in ("reserve", "release") else None,
         )
+    table.caption = "(USD) is a hold for a call in flight, closed by its settle or release."
     console.print(table if entries else "The ledger is empty.")
     return 0
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -108,3 +110,40 @@ def test_a_damaged_roster_is_reported_and_left_alone(tmp_path: Path, capsys, mon
     err = capsys.readouterr().err
     assert "employees.sqlite is damaged" in err and "Traceback" not in err
     assert (home / "employees.sqlite").read_text() == "not a database, " * 100
+
+
+def test_budget_set_show_and_ledger_csv(scripts, capsys) -> None:
+    assert main(["budget", "set", "--usd", "2.5", "--memory-gib", "4"]) == 0
+    capsys.readouterr()
+    assert main(["budget", "--json"]) == 0
+    budget = json.loads(capsys.readouterr().out)
+    assert budget["expense_usd"]["total"] == "2.5" and budget["resource_gib"]["total"] == "4.00"
+
+    assert (
+        main(
+            ["run", "17*23?", "--json", "--budget-usd", "1", "--ceo", f"scripted:{scripts['ceo']}"]
+        )
+        == 0
+    )
+    result = json.loads(capsys.readouterr().out)
+    assert result["cost"] == {
+        "expense_usd": "0",
+        "resource_gib_used": "0.00",
+        "resource_gib_total": "4.00",
+    }
+
+    assert main(["ledger", "--csv", "--run", result["run_id"]]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    kinds = [row["kind"] for row in rows]
+    assert kinds.count("reserve") == kinds.count("settle") == 4  # 3 CEO steps and 1 ask
+    assert kinds.count("hire") == 1
+    assert {row["run_id"] for row in rows} == {result["run_id"]}
+    settled = [row for row in rows if row["kind"] == "settle"]
+    assert all(row["usd"] == "0" and row["price_source"] == "local compute" for row in settled)
+
+    assert main(["budget"]) == 0
+    out = capsys.readouterr().out
+    assert "expense (USD)" in out and "resource (GiB)" in out and "2.50" in out
+
+    assert main(["budget", "--usd", "3"]) == 1
+    assert "hashiru budget set" in capsys.readouterr().err

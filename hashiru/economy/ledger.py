@@ -36,11 +36,11 @@ from typing import Any, Literal
 import psutil
 from pydantic import BaseModel, ConfigDict
 
+from hashiru.economy.resources import gib
 from hashiru.errors import BudgetExceeded, HashiruError
 from hashiru.messages import Usage
 
 SCHEMA_VERSION = 1
-GIB = 2**30
 DEAD_HOLDER_NOTE = "holder process died"
 
 Kind = Literal["budget", "hire", "fire", "reserve", "settle", "release", "adjust"]
@@ -130,18 +130,6 @@ class BudgetState(BaseModel):
     models_in_memory: dict[str, int]
     run_spent: Decimal | None = None  # these two only when state() was given a run_id
     run_reserved: Decimal | None = None
-
-    @property
-    def memory_total_gib(self) -> float:
-        return self.memory_total_bytes / GIB
-
-    @property
-    def memory_used_gib(self) -> float:
-        return self.memory_used_bytes / GIB
-
-    @property
-    def memory_free_gib(self) -> float:
-        return self.memory_free_bytes / GIB
 
 
 class Ledger:
@@ -488,7 +476,7 @@ def _money(usd: Decimal) -> str:
 
 
 def _gib(memory_bytes: int) -> str:
-    return f"{memory_bytes / GIB:.2f} GiB"
+    return f"{gib(memory_bytes)} GiB"
 
 
 def _check_not_negative(**values: Decimal | int | None) -> None:

@@ -240,3 +240,35 @@ async def test_run_budget_caps_one_run(fakes: dict) -> None:
     await hashiru.run("x", on_event=events.append, budget_usd=Decimal("0.01"))
     error = results(events)[1]["error"]
     assert error.startswith("Run limit exceeded") and "may spend $0.0100" in error
+
+
+async def test_the_ceo_sees_prices_spend_and_latency(fakes: dict) -> None:
+    fakes["gemini"].plan(
+        "gemini-2.5-flash", FakeTurn(text="ok", input_tokens=1000, output_tokens=0, delay=0.2)
+    )
+    ceo = [
+        {"tool_calls": [call("list_models"), hire("g", "gemini:gemini-2.5-flash")]},
+        {"tool_calls": [call("ask_agent", name="g", prompt="go")]},
+        {"tool_calls": [call("list_agents"), call("get_budget")]},
+        {"text": "done"},
+    ]
+    events: list = []
+    hashiru = company(fakes, ceo, hire_fee_usd=Decimal("0.05"))
+    await hashiru.run("x", on_event=events.append)
+    done = {e.name: json.loads(e.result) for e in events if isinstance(e, ToolCallFinished)}
+    offers, agents, budget = done["list_models"], done["list_agents"], done["get_budget"]
+
+    by_ref = {offer["ref"]: offer for offer in offers}
+    flash = by_ref["gemini:gemini-2.5-flash"]
+    assert (flash["hire_fee_usd"], flash["input_per_mtok"], flash["output_per_mtok"]) == (
+        "0.05",
+        "0.30",
+        "2.50",
+    )
+    assert by_ref["gemini:gemini-unpriced-x"]["price"] == "unknown"
+    assert by_ref["ollama:qwen3:0.6b"]["memory_gib"] == "0.49"
+    [agent] = agents
+    assert Decimal(agent["spent_usd"]) == Decimal("0.05") + Decimal("0.0003")
+    assert agent["calls"] == 1 and agent["mean_seconds"] >= 0.2
+    assert Decimal(budget["spent_by_agent_usd"]["g"]) == Decimal(agent["spent_usd"])
+    assert Decimal(budget["expense_usd"]["total"]) == Decimal("5.00")

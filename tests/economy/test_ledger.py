@@ -29,12 +29,12 @@ from hypothesis.stateful import (
 
 from hashiru.economy.ledger import (
     DEAD_HOLDER_NOTE,
-    GIB,
     BudgetState,
     Entry,
     Ledger,
     Reservation,
 )
+from hashiru.economy.resources import GIB
 from hashiru.errors import BudgetExceeded, HashiruError
 from hashiru.messages import Usage
 
@@ -77,7 +77,7 @@ def test_employees_on_one_model_share_its_memory(ledger: Ledger) -> None:
     hire(ledger, "a", "qwen3", 3)
     hire(ledger, "b", "qwen3", 3)
     assert ledger.state().models_in_memory == {"qwen3": 3 * GIB}
-    assert ledger.state().memory_free_gib == 5
+    assert ledger.state().memory_free_bytes == 5 * GIB
     ledger.fire(run_id="run", agent="a")
     assert ledger.state().memory_used_bytes == 3 * GIB
     assert set(ledger.active_hires()) == {"b"}
