@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from hashiru.economy.ledger import Ledger
+from hashiru.economy.ledger import Ledger, Reservation
 from hashiru.economy.prices import PriceBook
 from hashiru.errors import ProviderError
 from hashiru.messages import Message, ModelResponse, TextDelta, ToolSpec, Usage
@@ -102,7 +102,7 @@ class Meter:
         await self._settle(hold, bill, model, started, ok=True)
 
     async def _settle(
-        self, hold: object, bill: Bill, model: ChatModel, started: float, ok: bool
+        self, hold: Reservation, bill: Bill, model: ChatModel, started: float, ok: bool
     ) -> None:
         seconds = time.monotonic() - started
         if model.local:

@@ -195,7 +195,29 @@ async def test_a_cloud_ceo_out_of_budget_ends_the_run_clearly(fakes: dict, capsy
     with pytest.raises(BudgetExceeded, match="budget is free"):
         await hashiru.run("x", on_event=events.append)
     assert events[-1].kind == "error" and "Budget exceeded" in events[-1].message
+    state = hashiru.ledger.state()
+    assert state.usd_reserved == 0
+    assert state.spent_by_agent["ceo"] == Decimal(1000 * 30 + 1000 * 250) / 10**8
+
+
+async def test_a_failed_call_is_settled_and_a_restart_does_not_hire_again(fakes: dict) -> None:
+    fakes["gemini"].plan("gemini-2.5-flash", FakeTurn(status=500, error_message="down"))
+    ceo = [
+        {"tool_calls": [hire("g", "gemini:gemini-2.5-flash")]},
+        {"tool_calls": [call("ask_agent", name="g", prompt="go")]},
+        {"text": "done"},
+    ]
+    hashiru = company(fakes, ceo, hire_fee_usd=Decimal("0.01"))
+    await hashiru.run("x")
+    failed = [e for e in hashiru.ledger.entries() if e.kind == "settle" and e.agent == "g"]
+    assert [(e.ok, e.usd) for e in failed] == [(False, Decimal(0))]
     assert hashiru.ledger.state().usd_reserved == 0
+
+    again = company(fakes, [{"text": "still here"}])
+    await again.run("y")
+    assert [e.agent for e in again.ledger.entries() if e.kind == "hire"] == ["g"]
+    assert set(again.ledger.active_hires()) == {"g"} and "g" in again.company.roster
+    assert again.ledger.state().spent_by_agent["g"] == Decimal("0.01")
 
 
 async def test_local_hires_share_memory_and_refuse_when_full(fakes: dict) -> None:
