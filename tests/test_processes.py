@@ -14,6 +14,7 @@ from pathlib import Path
 from hashiru.economy.ledger import DEAD_HOLDER_NOTE, Ledger
 from hashiru.runtime import Hashiru
 from hashiru.settings import Settings
+from tests.agents.conftest import call, hire
 from tests.fakes.gemini import FakeGemini
 from tests.fakes.server import FakeTurn
 
@@ -25,13 +26,8 @@ def script(path: Path, turns: list) -> str:
     return f"scripted:{path}"
 
 
-def hire(name: str, model: str) -> dict:
-    arguments = {"name": name, "model": model, "system_prompt": "s", "description": "d"}
-    return {"name": "hire_agent", "arguments": arguments}
-
-
 def ask(name: str) -> dict:
-    return {"name": "ask_agent", "arguments": {"name": name, "prompt": "go"}}
+    return call("ask_agent", name=name, prompt="go")
 
 
 def test_kill_9_mid_run_loses_nothing_committed(tmp_path: Path) -> None:

@@ -17,6 +17,17 @@ def call(tool: str, /, **arguments: object) -> dict:
     return {"name": tool, "arguments": arguments}
 
 
+def hire(name: str, model: str = "", system_prompt: str = "s") -> dict:
+    """A hire_agent call; the model defaults to the scripted model of the same name."""
+    return call(
+        "hire_agent",
+        name=name,
+        model=model or f"scripted:{name}",
+        system_prompt=system_prompt,
+        description="d",
+    )
+
+
 @pytest.fixture
 def make_hashiru() -> MakeCompany:
     def make(scripts: dict[str, Script], **settings: object) -> Hashiru:

@@ -13,7 +13,7 @@ from hashiru.errors import BudgetExceeded
 from hashiru.providers.scripted import Script, ScriptedProvider
 from hashiru.runtime import Hashiru
 from hashiru.settings import Settings
-from tests.agents.conftest import call
+from tests.agents.conftest import call, hire
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.gemini import FakeGemini
 from tests.fakes.ollama import FakeOllama
@@ -44,10 +44,6 @@ def company(fakes: dict, ceo: list, **settings: object) -> Hashiru:
         **settings,
     )
     return Hashiru.from_settings(config, [ScriptedProvider(config, {"ceo": Script(ceo)})])
-
-
-def hire(name: str, model: str) -> dict:
-    return call("hire_agent", name=name, model=model, system_prompt="Help.", description="d")
 
 
 def results(events: list) -> list[dict]:

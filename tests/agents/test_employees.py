@@ -10,17 +10,7 @@ from hashiru.agents.roster import Roster
 from hashiru.errors import ProviderError, RunLimitError
 from hashiru.messages import ModelResponse
 from hashiru.providers.scripted import Script
-from tests.agents.conftest import MakeCompany, call
-
-
-def hire(name: str) -> dict:
-    return call(
-        "hire_agent",
-        name=name,
-        model=f"scripted:{name}",
-        system_prompt="You count.",
-        description="counter",
-    )
+from tests.agents.conftest import MakeCompany, call, hire
 
 
 async def test_employee_keeps_its_conversation_and_survives_restart(
@@ -33,7 +23,7 @@ async def test_employee_keeps_its_conversation_and_survives_restart(
 
     ceo = Script(
         [
-            {"tool_calls": [hire("counter")]},
+            {"tool_calls": [hire("counter", system_prompt="You count.")]},
             {"tool_calls": [call("ask_agent", name="counter", prompt="one")]},
             {"tool_calls": [call("ask_agent", name="counter", prompt="two")]},
             {"text": "done"},

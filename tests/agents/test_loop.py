@@ -11,7 +11,7 @@ from hashiru.agents.events import AgentHired, Answer, ToolCallFinished, ToolCall
 from hashiru.errors import RunLimitError
 from hashiru.messages import ModelResponse, Usage
 from hashiru.providers.scripted import Script
-from tests.agents.conftest import MakeCompany, call
+from tests.agents.conftest import MakeCompany, call, hire
 
 
 async def test_direct_answer_reports_usage(make_hashiru: MakeCompany) -> None:
@@ -26,17 +26,7 @@ async def test_direct_answer_reports_usage(make_hashiru: MakeCompany) -> None:
 async def test_hire_ask_fire_and_answer(make_hashiru: MakeCompany) -> None:
     ceo = Script(
         [
-            {
-                "tool_calls": [
-                    call(
-                        "hire_agent",
-                        name="calc",
-                        model="scripted:calc",
-                        system_prompt="Multiply.",
-                        description="arithmetic",
-                    )
-                ]
-            },
+            {"tool_calls": [hire("calc", system_prompt="Multiply.")]},
             {"tool_calls": [call("ask_agent", name="calc", prompt="17*23")]},
             {"tool_calls": [call("fire_agent", name="calc")]},
             {"text": "17 * 23 = 391"},
@@ -72,13 +62,7 @@ async def test_malformed_calls_go_back_to_the_model(make_hashiru: MakeCompany) -
                 "tool_calls": [
                     call("summon_demon"),
                     call("ask_agent", name="x"),
-                    call(
-                        "hire_agent",
-                        name="bad name!",
-                        model="scripted:calc",
-                        system_prompt="s",
-                        description="d",
-                    ),
+                    hire("bad name!", "scripted:calc"),
                 ]
             },
             ceo_second_turn,
@@ -97,22 +81,8 @@ async def test_malformed_calls_go_back_to_the_model(make_hashiru: MakeCompany) -
 async def test_hiring_an_unknown_model_fails_at_hire_time(make_hashiru: MakeCompany) -> None:
     ceo = Script(
         [
-            {
-                "tool_calls": [
-                    call(
-                        "hire_agent",
-                        name="a",
-                        model="scripted:missing",
-                        system_prompt="s",
-                        description="d",
-                    )
-                ]
-            },
-            {
-                "tool_calls": [
-                    call("hire_agent", name="b", model="gpt-5", system_prompt="s", description="d")
-                ]
-            },
+            {"tool_calls": [hire("a", "scripted:missing")]},
+            {"tool_calls": [hire("b", "gpt-5")]},
             {"text": "done"},
         ]
     )
@@ -126,13 +96,10 @@ async def test_hiring_an_unknown_model_fails_at_hire_time(make_hashiru: MakeComp
 
 
 async def test_two_asks_in_one_step_run_concurrently(make_hashiru: MakeCompany) -> None:
-    hire = [
-        call("hire_agent", name=n, model=f"scripted:{n}", system_prompt="s", description="d")
-        for n in ("a", "b")
-    ]
+    hires = [hire(n) for n in ("a", "b")]
     ceo = Script(
         [
-            {"tool_calls": hire},
+            {"tool_calls": hires},
             {
                 "tool_calls": [
                     call("ask_agent", name="a", prompt="p"),
@@ -200,17 +167,7 @@ async def test_switched_off_tools_are_not_offered(
 async def test_local_switch_refuses_local_hires(make_hashiru: MakeCompany) -> None:
     ceo = Script(
         [
-            {
-                "tool_calls": [
-                    call(
-                        "hire_agent",
-                        name="a",
-                        model="scripted:a",
-                        system_prompt="s",
-                        description="d",
-                    )
-                ]
-            },
+            {"tool_calls": [hire("a")]},
             {"text": "done"},
         ]
     )
