@@ -29,16 +29,17 @@ class ToolCallFinished(_ToolCallEvent):
     seconds: float
 
 
-class AgentHired(BaseModel):
+class _AgentEvent(BaseModel):
+    name: str
+    model: str
+
+
+class AgentHired(_AgentEvent):
     kind: Literal["agent_hired"] = "agent_hired"
-    name: str
-    model: str
 
 
-class AgentFired(BaseModel):
+class AgentFired(_AgentEvent):
     kind: Literal["agent_fired"] = "agent_fired"
-    name: str
-    model: str
 
 
 class StepFinished(BaseModel):

@@ -290,3 +290,19 @@ async def test_the_ceo_sees_prices_spend_and_latency(fakes: dict) -> None:
     assert agent["calls"] == 1 and agent["mean_seconds"] >= 0.2
     assert Decimal(budget["spent_by_agent_usd"]["g"]) == Decimal(agent["spent_usd"])
     assert Decimal(budget["expense_usd"]["total"]) == Decimal("5.00")
+
+
+async def test_switched_off_expense_budget_records_but_does_not_refuse(fakes: dict) -> None:
+    fakes["gemini"].plan("gemini-2.5-flash", FakeTurn(text="ok", output_tokens=1000))
+    ceo = [
+        {"tool_calls": [hire("g", "gemini:gemini-2.5-flash")]},
+        {"tool_calls": [call("ask_agent", name="g", prompt="go")]},
+        {"text": "done"},
+    ]
+    events: list = []
+    hashiru = company(fakes, ceo, enable_economy_budget=False, hire_fee_usd=Decimal("1"))
+    hashiru.ledger.set_budget(usd=Decimal("0.5"))
+    await hashiru.run("x", on_event=events.append)
+    assert all("error" not in r for r in results(events))
+    state = hashiru.ledger.state()
+    assert state.usd_spent == Decimal("1") + Decimal("0.0025") > state.usd_total
