@@ -293,7 +293,9 @@ async def test_the_ceo_sees_prices_spend_and_latency(fakes: dict) -> None:
 
 
 async def test_switched_off_expense_budget_records_but_does_not_refuse(fakes: dict) -> None:
-    fakes["gemini"].plan("gemini-2.5-flash", FakeTurn(text="ok", output_tokens=1000))
+    fakes["gemini"].plan(
+        "gemini-2.5-flash", FakeTurn(text="ok", input_tokens=0, output_tokens=1000)
+    )
     ceo = [
         {"tool_calls": [hire("g", "gemini:gemini-2.5-flash")]},
         {"tool_calls": [call("ask_agent", name="g", prompt="go")]},
