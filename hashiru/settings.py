@@ -82,6 +82,18 @@ class Settings(BaseModel):
     budget_warnings: tuple[float, ...] = (0.5, 0.8)
     prices: dict[str, PriceOverride] = Field(default_factory=dict)
 
+    workspace: Path | None = None  # the file tools' folder; None: HASHIRU_HOME/workspace
+    tool_approval: bool = False  # ask the user before a newly created tool is enabled
+    tool_imports: tuple[str, ...] = ()  # modules beyond the standard library a tool may import
+    sandbox_cpu_seconds: int = Field(5, ge=1)
+    sandbox_wall_seconds: float = Field(10.0, gt=0)
+    sandbox_memory_mb: int = Field(512, ge=64)
+    sandbox_file_size_mb: int = Field(16, ge=1)
+    sandbox_output_kb: int = Field(1024, ge=1)
+    fetch_allow_private: bool = False  # let fetch_url reach loopback and private addresses
+    fetch_max_bytes: int = Field(2_000_000, ge=1024)
+    fetch_timeout: float = Field(20.0, gt=0)
+
     ollama_host: str = "http://127.0.0.1:11434"
     gemini_api_key: SecretStr | None = None
     gemini_base_url: str | None = None
@@ -92,6 +104,10 @@ class Settings(BaseModel):
 
     def enabled(self, switch: str) -> bool:
         return bool(getattr(self, f"enable_{switch}"))
+
+    @property
+    def workspace_dir(self) -> Path:
+        return (self.workspace or self.home / "workspace").expanduser()
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
