@@ -18,6 +18,8 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 from rich.padding import Padding
+from rich.prompt import Confirm
+from rich.syntax import Syntax
 from rich.table import Table
 
 from hashiru import __version__
@@ -30,6 +32,7 @@ from hashiru.agents.events import (
     ToolCallStarted,
 )
 from hashiru.agents.hr_tools import budget_summary
+from hashiru.agents.toolsmith import Approver, ToolRequest, refuse_all
 from hashiru.economy.ledger import Entry
 from hashiru.economy.resources import GIB
 from hashiru.errors import ConfigError, HashiruError
@@ -49,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_steps=getattr(args, "max_steps", None),
             max_seconds=getattr(args, "max_seconds", None),
         )
-        return asyncio.run(args.command(Hashiru.from_settings(settings), args))
+        return asyncio.run(_command(Hashiru.from_settings(settings), args))
     except HashiruError as exc:
         errors.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         return 1
@@ -58,15 +61,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+async def _command(hashiru: Hashiru, args: argparse.Namespace) -> int:
+    try:
+        return await args.command(hashiru, args)
+    finally:
+        await hashiru.aclose()
+
+
 async def run_command(hashiru: Hashiru, args: argparse.Namespace) -> int:
     on_event = None if args.json else EventPrinter()
-    result = await hashiru.run(args.task, on_event=on_event, budget_usd=args.budget_usd)
+    result = await hashiru.run(
+        args.task, on_event=on_event, budget_usd=args.budget_usd, approve=_approver(args.yes)
+    )
     if args.json:
         print(result.model_dump_json(indent=2))
     else:
         console.print()
         console.print(f"[dim]{_summary(result)}[/]")
     return 0 if result.answer.strip() else 1
+
+
+def _approver(yes: bool) -> Approver:
+    """--yes approves new tools; a terminal asks; anything else refuses (enable them later)."""
+
+    async def approve_all(request: ToolRequest) -> bool:
+        return True
+
+    async def ask(request: ToolRequest) -> bool:
+        network = " [bold red]with network access[/]" if request.needs_network else ""
+        about = escape(request.description)
+        errors.print(f"\nThe CEO wrote a tool [bold]{request.name}[/]{network}: {about}")
+        errors.print(Syntax(request.code, "python", line_numbers=True))
+        return await asyncio.to_thread(Confirm.ask, "Enable it?", console=errors, default=False)
+
+    if yes:
+        return approve_all
+    return ask if sys.stdin.isatty() else refuse_all
 
 
 class EventPrinter:
@@ -213,6 +243,46 @@ async def ledger_command(hashiru: Hashiru, args: argparse.Namespace) -> int:
     return 0
 
 
+async def tools_command(hashiru: Hashiru, args: argparse.Namespace) -> int:
+    registry = hashiru.toolsmith.registry
+    if args.action and not args.name:
+        raise ConfigError(f"Say which tool: `hashiru tools {args.action} NAME`.")
+    if args.action == "show":
+        manifest = registry.get(args.name)
+        console.print(
+            f"[bold]{manifest.name}[/] v{manifest.version}: {escape(manifest.description)}"
+        )
+        console.print(Syntax(registry.code(args.name), "python", line_numbers=True))
+        return 0
+    if args.action == "delete":
+        console.print(f"Deleted {args.name}; archived in {registry.delete(args.name)}.")
+        return 0
+    if args.action in ("enable", "disable"):
+        enable = args.action == "enable"  # enabling is the user's approval
+        registry.update(args.name, enabled=enable, approved=True if enable else None)
+        console.print(f"{args.name} is {args.action}d.")
+        return 0
+    manifests = registry.manifests()
+    if args.json:
+        print(json.dumps([m.model_dump(mode="json") for m in manifests], indent=2))
+        return 0
+    table = Table()
+    for column in ("name", "version", "state", "network", "created by run", "description"):
+        table.add_column(column, no_wrap=column != "description")
+    for m in manifests:
+        state = "enabled" if m.active else "disabled" if m.approved else "awaiting approval"
+        table.add_row(
+            m.name,
+            str(m.version),
+            state,
+            "yes" if m.needs_network else "",
+            m.versions[-1].created_by_run,
+            escape(m.description),
+        )
+    console.print(table if manifests else "No generated tools yet.")
+    return 0
+
+
 async def fire_command(hashiru: Hashiru, args: argparse.Namespace) -> int:
     employee = hashiru.company.fire("", args.name)
     console.print(f"Fired {employee.name} ({employee.model}).")
@@ -227,7 +297,12 @@ async def doctor_command(hashiru: Hashiru, args: argparse.Namespace) -> int:
         ceo = None
         reason = str(exc)
     if args.json:
-        print(json.dumps({"ceo_model": ceo, "backends": [s.model_dump() for s in statuses]}))
+        report = {
+            "ceo_model": ceo,
+            "backends": [s.model_dump() for s in statuses],
+            "sandbox_layers": hashiru.sandbox.layers(),
+        }
+        print(json.dumps(report))
         return 0
     table = Table("backend", "kind", "available", "models / why not")
     for status in statuses:
@@ -240,6 +315,7 @@ async def doctor_command(hashiru: Hashiru, args: argparse.Namespace) -> int:
         )
     console.print(table)
     console.print(f"CEO model: [bold]{ceo}[/]" if ceo else f"[red]{escape(reason)}[/]")
+    console.print(f"Sandbox layers: {', '.join(hashiru.sandbox.layers())}")
     return 0
 
 
@@ -260,6 +336,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--max-seconds", type=float, help="cap on the run's wall time")
     run.add_argument("--budget-usd", type=Decimal, help="cap this run's spend in USD")
     run.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    run.add_argument("--yes", action="store_true", help="approve tools the CEO creates")
     agents = command("agents", agents_command, "List the hired employees.")
     agents.add_argument("--json", action="store_true")
     fire = command("fire", fire_command, "Fire an employee.")
@@ -272,6 +349,12 @@ def _parser() -> argparse.ArgumentParser:
     ledger = command("ledger", ledger_command, "List the ledger's rows (hires, calls, ...).")
     ledger.add_argument("--csv", action="store_true", help="every field, as CSV")
     ledger.add_argument("--run", help="only this run's rows")
+    tools = command(
+        "tools", tools_command, "List, show, enable, disable or delete generated tools."
+    )
+    tools.add_argument("action", nargs="?", choices=["show", "enable", "disable", "delete"])
+    tools.add_argument("name", nargs="?")
+    tools.add_argument("--json", action="store_true")
     doctor = command("doctor", doctor_command, "Show which model backends are available.")
     doctor.add_argument("--json", action="store_true")
     return parser

@@ -16,10 +16,12 @@ from pydantic import BaseModel, Field
 
 from hashiru.agents.company import Company
 from hashiru.agents.events import Event, RunFailed
+from hashiru.agents.hr_tools import TOOL_NAMES as HR_TOOL_NAMES
 from hashiru.agents.hr_tools import HiredAgent, Workforce, hr_tools
 from hashiru.agents.loop import ToolRecord, run_loop
 from hashiru.agents.metering import Meter
 from hashiru.agents.roster import CEO, Roster
+from hashiru.agents.toolsmith import Approver, Toolsmith, refuse_all
 from hashiru.economy.ledger import Ledger
 from hashiru.economy.prices import PriceBook
 from hashiru.economy.resources import gib, memory_budget_bytes
@@ -29,6 +31,8 @@ from hashiru.providers import Provider, Providers
 from hashiru.providers.discovery import default_ceo_model
 from hashiru.settings import Settings
 from hashiru.tools import Tool
+from hashiru.tools.registry import ToolRegistry
+from hashiru.tools.sandbox import Sandbox
 
 
 def ceo_system_prompt() -> str:
@@ -71,6 +75,8 @@ class Hashiru:
             self.ledger,
             PriceBook(settings),
         )
+        self.sandbox = Sandbox(settings)
+        self.toolsmith = Toolsmith(settings, ToolRegistry(settings.home / "tools"), self.sandbox)
 
     @classmethod
     def from_settings(
@@ -96,9 +102,20 @@ class Hashiru:
         return Meter(self.ledger, self.company.prices, self.settings, run_id, budget_usd)
 
     def tools(
-        self, meter: Meter, workforce: Workforce, emit: Callable[[Event], None]
+        self,
+        meter: Meter,
+        workforce: Workforce,
+        emit: Callable[[Event], None],
+        approve: Approver = refuse_all,
     ) -> list[Tool]:
-        return hr_tools(self.company, meter, workforce, emit)
+        """The CEO's tools right now: its workforce tools, built-ins and the tools it made."""
+        return hr_tools(self.company, meter, workforce, emit) + self.toolsmith.tools(
+            meter.run_id, approve, reserved=HR_TOOL_NAMES
+        )
+
+    async def aclose(self) -> None:
+        """Stop the sandbox's warm workers."""
+        await self.sandbox.aclose()
 
     async def run(
         self,
@@ -106,10 +123,12 @@ class Hashiru:
         on_event: Callable[[Event], None] | None = None,
         history: list[Message] | None = None,
         budget_usd: Decimal | None = None,
+        approve: Approver = refuse_all,
     ) -> RunResult:
         """Answer `task`; `history` continues an earlier conversation (it is not modified).
 
-        `budget_usd` caps this run's spend, within what the expense budget has free.
+        `budget_usd` caps this run's spend, within what the expense budget has free; `approve`
+        is asked before a tool the CEO made is enabled, where the settings require it.
         """
         emit = on_event or _ignore
         run_id = uuid.uuid4().hex[:12]
@@ -123,7 +142,7 @@ class Hashiru:
             outcome = await run_loop(
                 meter.metered(self.providers.model(ceo_ref), CEO),
                 messages,
-                self.tools(meter, workforce, emit),
+                lambda: self.tools(meter, workforce, emit, approve),
                 emit,
                 max_steps=self.settings.max_steps,
                 max_seconds=self.settings.max_seconds,

@@ -147,3 +147,46 @@ def test_budget_set_show_and_ledger_csv(scripts, capsys) -> None:
 
     assert main(["budget", "--usd", "3"]) == 1
     assert "hashiru budget set" in capsys.readouterr().err
+
+
+def test_tools_made_by_the_ceo_are_managed_from_the_cli(tmp_path: Path, capsys, monkeypatch):
+    code = "def run(text):\n    return text.upper()\n"
+    schema = {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
+    create = {
+        "name": "create_tool",
+        "arguments": {
+            "name": "shout",
+            "description": "Upper-case text.",
+            "parameters": schema,
+            "code": code,
+        },
+    }
+    ceo = tmp_path / "ceo.json"
+    ceo.write_text(json.dumps([{"tool_calls": [create]}, {"text": "made it"}]))
+    monkeypatch.setenv("HASHIRU_TOOL_APPROVAL", "true")
+
+    assert main(["run", "x", "--ceo", f"scripted:{ceo}"]) == 0  # stdin is no terminal: refused
+    capsys.readouterr()
+    assert main(["tools"]) == 0
+    assert "awaiting approval" in capsys.readouterr().out
+
+    assert main(["run", "x", "--yes", "--json", "--ceo", f"scripted:{ceo}"]) == 0
+    capsys.readouterr()
+    assert main(["tools", "--json"]) == 0
+    [listed] = json.loads(capsys.readouterr().out)
+    assert (listed["name"], listed["approved"], len(listed["versions"])) == ("shout", True, 2)
+
+    assert main(["tools", "show", "shout"]) == 0
+    shown = capsys.readouterr().out
+    assert "shout" in shown and "text.upper()" in shown
+
+    assert main(["tools", "disable", "shout"]) == 0
+    assert capsys.readouterr().out == "shout is disabled.\n"
+    assert main(["tools", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["enabled"] is False
+    assert main(["tools", "delete", "shout"]) == 0
+    capsys.readouterr()
+    assert main(["tools"]) == 0
+    assert "No generated tools yet." in capsys.readouterr().out
+    assert main(["tools", "show", "shout"]) == 1
+    assert "no generated tool named 'shout'" in capsys.readouterr().err

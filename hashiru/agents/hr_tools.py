@@ -21,6 +21,9 @@ from hashiru.economy.resources import gib
 from hashiru.messages import Usage
 from hashiru.tools import Tool, tool
 
+TOOL_NAMES = ("get_budget", "ask_agent", "list_agents", "list_models", "hire_agent", "fire_agent")
+"""Every tool this module can offer, whatever the switches: generated tools may not take them."""
+
 
 class HiredAgent(BaseModel):
     name: str

@@ -31,6 +31,7 @@ from hashiru.tools.base import to_json
 
 Emit = Callable[[Event], None]
 Notices = Callable[[], list[str]]
+Toolbox = Callable[[], Sequence[Tool]]
 
 LAST_STEP_NOTE = (
     "This is your last step: answer the user now with what you have; do not call tools."
@@ -54,7 +55,7 @@ class LoopOutcome(BaseModel):
 async def run_loop(
     model: Chat,
     messages: list[Message],
-    tools: Sequence[Tool],
+    toolbox: Toolbox,
     emit: Emit,
     max_steps: int,
     max_seconds: float,
@@ -62,12 +63,13 @@ async def run_loop(
 ) -> LoopOutcome:
     """Drive `model` until it answers; `messages` grows with every turn (the caller keeps it).
 
-    `notices` is asked after every step's tools: what it returns (budget warnings) goes to the
-    model with that step's results.
+    `toolbox` is asked for the tools before every step, so a tool made in one step is offered
+    in the next. `notices` is asked after every step's tools: what it returns (budget warnings)
+    goes to the model with that step's results.
     """
     try:
         async with asyncio.timeout(max_seconds):
-            return await _steps(model, messages, tools, emit, max_steps, notices)
+            return await _steps(model, messages, toolbox, emit, max_steps, notices)
     except TimeoutError:
         raise RunLimitError(
             f"The run took longer than {max_seconds:g} s (raise HASHIRU_MAX_SECONDS)."
@@ -77,15 +79,16 @@ async def run_loop(
 async def _steps(
     model: Chat,
     messages: list[Message],
-    tools: Sequence[Tool],
+    toolbox: Toolbox,
     emit: Emit,
     max_steps: int,
     notices: Notices,
 ) -> LoopOutcome:
-    by_name = {t.name: t for t in tools}
-    specs = [t.spec for t in tools]
     outcome = LoopOutcome(answer="", steps=0)
     for step in range(1, max_steps + 1):
+        tools = toolbox()
+        by_name = {t.name: t for t in tools}
+        specs = [t.spec for t in tools]
         last = step == max_steps
         prompt = [*messages, Message.user(LAST_STEP_NOTE)] if last and step > 1 else messages
         response = await _model_turn(model, prompt, specs, emit)
@@ -136,7 +139,7 @@ async def _run_tool(
         if tool is None:
             raise ToolFailure(f"unknown tool '{call.name}'; available: {', '.join(tools)}")
         content, ok = to_json(await tool.call(call.arguments)), True
-    except (ToolFailure, HashiruError) as exc:
+    except HashiruError as exc:  # ToolFailure included: the model's to fix
         content = to_json({"error": str(exc)})
     except Exception as exc:  # a tool's bug must not end the CEO's run
         content = to_json({"error": f"{call.name} crashed: {type(exc).__name__}: {exc}"})

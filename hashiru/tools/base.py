@@ -16,12 +16,13 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from pydantic import create_model
 
+from hashiru.errors import HashiruError
 from hashiru.messages import ToolSpec
 
 Handler = Callable[..., Awaitable[Any]]
 
 
-class ToolFailure(Exception):
+class ToolFailure(HashiruError):
     """A tool could not do what was asked; the message goes back to the model as its result."""
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -29,9 +29,15 @@ def hire(name: str, model: str = "", system_prompt: str = "s") -> dict:
 
 
 @pytest.fixture
-def make_hashiru() -> MakeCompany:
+async def make_hashiru() -> AsyncIterator[MakeCompany]:
+    """Makes runtimes, and stops their sandbox workers when the test ends."""
+    made: list[Hashiru] = []
+
     def make(scripts: dict[str, Script], **settings: object) -> Hashiru:
         config = Settings.load(ceo_model="scripted:ceo", **settings)
-        return Hashiru.from_settings(config, [ScriptedProvider(config, scripts)])
+        made.append(Hashiru.from_settings(config, [ScriptedProvider(config, scripts)]))
+        return made[-1]
 
-    return make
+    yield make
+    for hashiru in made:
+        await hashiru.aclose()

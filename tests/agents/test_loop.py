@@ -8,6 +8,7 @@ import time
 import pytest
 
 from hashiru.agents.events import AgentHired, Answer, ToolCallFinished, ToolCallStarted
+from hashiru.agents.hr_tools import TOOL_NAMES as HR_TOOL_NAMES
 from hashiru.errors import RunLimitError
 from hashiru.messages import ModelResponse, Usage
 from hashiru.providers.scripted import Script
@@ -161,7 +162,7 @@ async def test_switched_off_tools_are_not_offered(
         return ModelResponse(text="ok")
 
     await make_hashiru({"ceo": Script([answer])}, **switches).run("x")
-    assert set(names) == offered
+    assert set(names) & set(HR_TOOL_NAMES) == offered
 
 
 async def test_local_switch_refuses_local_hires(make_hashiru: MakeCompany) -> None:
