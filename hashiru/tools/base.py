@@ -11,6 +11,7 @@ import inspect
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from types import CodeType
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -58,17 +59,32 @@ def tool(handler: Handler, name: str | None = None) -> Tool:
 
     Parameter descriptions come from `Annotated[str, Field(description=...)]`.
     """
-    params = {
-        p.name: (p.annotation, ... if p.default is inspect.Parameter.empty else p.default)
-        for p in inspect.signature(handler, eval_str=True).parameters.values()
-    }
-    schema = create_model(f"{handler.__name__}_arguments", **params).model_json_schema()
     return Tool(
         name=name or handler.__name__,
         description=inspect.cleandoc(handler.__doc__ or "").split("\n\n")[0],
-        parameters=_without_titles(schema),
+        parameters=_schema(handler),
         handler=handler,
     )
+
+
+_schemas: dict[CodeType, dict[str, Any]] = {}
+
+
+def _schema(handler: Handler) -> dict[str, Any]:
+    """The arguments' JSON Schema, built once per function body.
+
+    Tools are often closures made afresh for every step; closures of one `def` share its code
+    and its annotations, and pydantic takes about a millisecond per schema.
+    """
+    code = handler.__code__
+    if code not in _schemas:
+        params = {
+            p.name: (p.annotation, ... if p.default is inspect.Parameter.empty else p.default)
+            for p in inspect.signature(handler, eval_str=True).parameters.values()
+        }
+        model = create_model(f"{handler.__name__}_arguments", **params)
+        _schemas[code] = _without_titles(model.model_json_schema())
+    return _schemas[code]
 
 
 def _without_titles(schema: Any, is_properties: bool = False) -> Any:
