@@ -28,10 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from hashiru.errors import HashiruError
 from hashiru.settings import Settings
 
 CHILD = Path(__file__).with_name("sandbox_child.py")
+WORKDIR_PREFIX = "hashiru-tool-"  # sandbox_kernel.py hides the other workers' dirs by it
 POOL_SIZE = 2
 START_SECONDS = 15.0  # for a worker to come up, beyond the tool's own wall-clock limit
 HOME_SECRETS = (
@@ -99,7 +102,11 @@ class _Pool:
 
 
 class Sandbox:
-    """Runs untrusted code in fenced, single-use worker processes; see the module docstring."""
+    """Runs untrusted code in fenced, single-use worker processes; see the module docstring.
+
+    Its warm workers belong to the event loop that started them: use one Sandbox per loop and
+    `aclose()` it before the loop ends.
+    """
 
     def __init__(self, settings: Settings, *, pool_size: int = POOL_SIZE) -> None:
         self._settings = settings
@@ -227,7 +234,7 @@ class Sandbox:
 
     async def _spawn(self, network: bool) -> _Worker:
         wrapper, _ = _detect(self._python())
-        workdir = os.path.realpath(tempfile.mkdtemp(prefix="hashiru-tool-"))
+        workdir = _new_workdir()
         argv = [*wrapper.argv(network, workdir, self._protected), *self._python()]
         argv.append(json.dumps(_config(self._settings, network, workdir, self._protected)))
         process = await asyncio.create_subprocess_exec(
@@ -336,6 +343,22 @@ def _envelope(output: bytes, code: int, limits: Settings) -> dict[str, Any]:
     raise SandboxError(f"tool exited (status {code}) without a result" + (f": {tail}" * bool(tail)))
 
 
+def _new_workdir() -> str:
+    """A fresh temporary directory named after this process, so that a later one can tell
+    which were left behind by a process that died before it could remove them."""
+    _sweep_workdirs()
+    prefix = f"{WORKDIR_PREFIX}{os.getpid()}-"
+    return os.path.realpath(tempfile.mkdtemp(prefix=prefix))
+
+
+@functools.cache
+def _sweep_workdirs() -> None:
+    for path in Path(tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*-*"):
+        owner = path.name.removeprefix(WORKDIR_PREFIX).split("-")[0]
+        if owner.isdigit() and not psutil.pid_exists(int(owner)):
+            _remove_tree(str(path))
+
+
 def _remove_tree(path: str) -> None:
     """Remove a working directory even where the tool took its own permissions away."""
     for root, dirs, _ in os.walk(path):
@@ -374,7 +397,7 @@ def _wrappers() -> list[_Wrapper]:
 
 
 def _probe(wrapper: _Wrapper, python: tuple[str, ...]) -> list[str] | None:
-    workdir = os.path.realpath(tempfile.mkdtemp(prefix="hashiru-tool-"))
+    workdir = _new_workdir()
     config = json.dumps(_config(Settings(), False, workdir, []))
     argv = [*wrapper.argv(False, workdir, []), *python, config]
     try:

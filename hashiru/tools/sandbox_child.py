@@ -1,6 +1,6 @@
 """The sandbox's worker process: fences go up before the tool's first line, then one job.
 
-`hashiru.tools.sandbox` starts this file as `python -I [-S] sandbox_child.py CONFIG` in a fresh
+`hashiru.tools.sandbox` starts this file as `python -I -B [-S] sandbox_child.py CONFIG` in a fresh
 temporary directory with an environment built from nothing. It imports the standard library
 only: -I keeps the project and the user's site off sys.path, so nothing of HASHIRU is in reach.
 

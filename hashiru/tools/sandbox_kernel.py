@@ -1,6 +1,6 @@
 """The kernel's fences around a sandbox worker: rlimits, Landlock and seccomp.
 
-Loaded by `sandbox_child.py` (by path, before any tool code) and dropped from sys.modules again.
+Loaded by `sandbox_child.py` by path, before any tool code, without entering sys.modules.
 These are the walls that hold even when hostile code gets past the audit hook, which lives in
 the same interpreter as the tool and so can be tampered with:
 

@@ -163,6 +163,20 @@ async def test_a_cancelled_call_leaves_no_worker_behind() -> None:
     assert not _workers()
 
 
+def test_working_dirs_of_dead_processes_are_swept() -> None:
+    from hashiru.tools import sandbox
+
+    temp = Path(tempfile.gettempdir())
+    dead = temp / f"{sandbox.WORKDIR_PREFIX}{2**22 + 1}-x"  # above any pid_max: no such process
+    alive = temp / f"{sandbox.WORKDIR_PREFIX}{os.getpid()}-x"
+    for path in (dead, alive):
+        (path / "sub").mkdir(parents=True)
+    sandbox._sweep_workdirs.__wrapped__()
+    assert not dead.exists() and alive.exists()
+    alive.joinpath("sub").rmdir()
+    alive.rmdir()
+
+
 def test_layers_name_what_is_active() -> None:
     layers = Sandbox(Settings.load()).layers()
     assert layers[0] == "process limits (rlimit)" and "audit hooks" in layers
