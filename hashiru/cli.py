@@ -13,6 +13,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -283,6 +284,45 @@ async def tools_command(hashiru: Hashiru, args: argparse.Namespace) -> int:
     return 0
 
 
+async def memory_command(hashiru: Hashiru, args: argparse.Namespace) -> int:
+    store = hashiru.memory
+    if args.action in ("search", "add", "delete", "export", "import") and not args.value:
+        raise ConfigError(f"`hashiru memory {args.action}` needs an argument.")
+    if args.action == "add":
+        shown = [store.add(args.value, args.kind, key=args.key, agent="user")]
+    elif args.action == "delete":
+        store.delete(args.value)
+        console.print(f"Deleted {args.value}.")
+        return 0
+    elif args.action == "export":
+        count = store.export_jsonl(Path(args.value))
+        console.print(f"Exported {count} memories to {args.value}.")
+        return 0
+    elif args.action == "import":
+        count = store.import_jsonl(Path(args.value))
+        console.print(f"Imported {count} memories from {args.value}.")
+        return 0
+    elif args.action == "search":
+        found = store.search(args.value, k=args.k)
+        shown = [r.memory for r in found]
+    else:
+        shown = store.list()
+    if args.json:
+        print(json.dumps([m.model_dump(mode="json") for m in shown], indent=2))
+        return 0
+    table = Table("id", "kind", "text", "recalls", "created")
+    for memory in shown:
+        table.add_row(
+            memory.id,
+            memory.kind,
+            escape(memory.text),
+            str(memory.recalls),
+            memory.created_at.strftime("%Y-%m-%d %H:%M"),
+        )
+    console.print(table if shown else "No memories.")
+    return 0
+
+
 async def fire_command(hashiru: Hashiru, args: argparse.Namespace) -> int:
     employee = hashiru.company.fire("", args.name)
     console.print(f"Fired {employee.name} ({employee.model}).")
@@ -355,6 +395,22 @@ def _parser() -> argparse.ArgumentParser:
     tools.add_argument("action", nargs="?", choices=["show", "enable", "disable", "delete"])
     tools.add_argument("name", nargs="?")
     tools.add_argument("--json", action="store_true")
+    memory = command(
+        "memory", memory_command, "List, search, add, delete, export or import memories."
+    )
+    memory.add_argument(
+        "action",
+        nargs="?",
+        default="list",
+        choices=["list", "search", "add", "delete", "export", "import"],
+    )
+    memory.add_argument("value", nargs="?", help="the query, text, id or JSONL file")
+    memory.add_argument(
+        "--kind", default="fact", choices=["preference", "correction", "fact", "lesson"]
+    )
+    memory.add_argument("--key", help="a stable name: adding the same key updates the memory")
+    memory.add_argument("-k", type=int, default=5, help="how many results to search for")
+    memory.add_argument("--json", action="store_true")
     doctor = command("doctor", doctor_command, "Show which model backends are available.")
     doctor.add_argument("--json", action="store_true")
     return parser

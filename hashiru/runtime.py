@@ -5,6 +5,8 @@ The CLI, the UI and the benchmarks all go through `Hashiru.run`, and render its 
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import time
 import uuid
 from collections.abc import Callable
@@ -15,10 +17,12 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from hashiru.agents.company import Company
-from hashiru.agents.events import Event, RunFailed
+from hashiru.agents.events import Event, MemoriesRecalled, RunFailed
 from hashiru.agents.hr_tools import TOOL_NAMES as HR_TOOL_NAMES
 from hashiru.agents.hr_tools import HiredAgent, Workforce, hr_tools
 from hashiru.agents.loop import ToolRecord, run_loop
+from hashiru.agents.memory_tools import TOOL_NAMES as MEMORY_TOOL_NAMES
+from hashiru.agents.memory_tools import brief, memory_tools, recall_message
 from hashiru.agents.metering import Meter
 from hashiru.agents.roster import CEO, Roster
 from hashiru.agents.toolsmith import Approver, Toolsmith, refuse_all
@@ -26,6 +30,7 @@ from hashiru.economy.ledger import Ledger
 from hashiru.economy.prices import PriceBook
 from hashiru.economy.resources import gib, memory_budget_bytes
 from hashiru.errors import ConfigError, HashiruError
+from hashiru.memory.store import ChromaMemoryStore
 from hashiru.messages import Message, Usage
 from hashiru.providers import Provider, Providers
 from hashiru.providers.discovery import default_ceo_model
@@ -109,9 +114,31 @@ class Hashiru:
         approve: Approver = refuse_all,
     ) -> list[Tool]:
         """The CEO's tools right now: its workforce tools, built-ins and the tools it made."""
-        return hr_tools(self.company, meter, workforce, emit) + self.toolsmith.tools(
-            meter.run_id, approve, reserved=HR_TOOL_NAMES
+        tools = hr_tools(self.company, meter, workforce, emit)
+        if self.settings.enable_memory:
+            tools += memory_tools(self.memory, meter.run_id)
+        reserved = (*HR_TOOL_NAMES, *MEMORY_TOOL_NAMES)
+        return tools + self.toolsmith.tools(meter.run_id, approve, reserved=reserved)
+
+    @functools.cached_property
+    def memory(self) -> ChromaMemoryStore:
+        """Opened on first use: Chroma and the embedding model take a second to load."""
+        return ChromaMemoryStore(self.settings)
+
+    async def recall(self, task: str, emit: Callable[[Event], None]) -> list[Message]:
+        """The memories relevant to `task`, as one message for this turn only."""
+        if not self.settings.enable_memory:
+            return []
+        recalled = await asyncio.to_thread(
+            self.memory.search,
+            task,
+            self.settings.memory_top_k,
+            self.settings.memory_min_similarity,
         )
+        if not recalled:
+            return []
+        emit(MemoriesRecalled(memories=[brief(r) for r in recalled]))
+        return [recall_message(recalled)]
 
     async def aclose(self) -> None:
         """Stop the sandbox's warm workers."""
@@ -136,9 +163,10 @@ class Hashiru:
         workforce = Workforce()
         meter = self.meter(run_id, budget_usd)
         messages = list(history or [Message.system(ceo_system_prompt())])
-        messages.append(Message.user(task))
         try:
             ceo_ref = await self.ceo_model()
+            recalled = await self.recall(task, emit)
+            messages += [*recalled, Message.user(task)]
             outcome = await run_loop(
                 meter.metered(self.providers.model(ceo_ref), CEO),
                 messages,
@@ -168,7 +196,8 @@ class Hashiru:
             ),
             tool_calls=outcome.tool_calls,
             agents=workforce.hired,
-            messages=messages,
+            # recalled memories served this turn; they are not kept for the next
+            messages=[m for m in messages if not any(m is r for r in recalled)],
         )
 
 

@@ -94,6 +94,13 @@ class Settings(BaseModel):
     fetch_max_bytes: int = Field(2_000_000, ge=1024)
     fetch_timeout: float = Field(20.0, gt=0)
 
+    memory_top_k: int = Field(5, ge=1, le=50)  # memories recalled per search
+    memory_min_similarity: float = Field(0.35, ge=-1, le=1)  # cosine; weaker matches are dropped
+    memory_dedupe_similarity: float = Field(0.92, ge=0, le=1)  # a new memory this close updates
+    memory_chroma_url: str | None = None  # a Chroma server; None: HASHIRU_HOME/chroma on disk
+    # minilm (local, offline), chroma-default (downloads), ollama:<model> or gemini:<model>
+    memory_embedding: str = "minilm"
+
     ollama_host: str = "http://127.0.0.1:11434"
     gemini_api_key: SecretStr | None = None
     gemini_base_url: str | None = None

@@ -190,3 +190,28 @@ def test_tools_made_by_the_ceo_are_managed_from_the_cli(tmp_path: Path, capsys, 
     assert "No generated tools yet." in capsys.readouterr().out
     assert main(["tools", "show", "shout"]) == 1
     assert "no generated tool named 'shout'" in capsys.readouterr().err
+
+
+def test_memory_commands(tmp_path: Path, capsys) -> None:
+    assert main(["memory", "add", "The user prefers metric units.", "--kind", "preference"]) == 0
+    assert main(["memory", "add", "Deploys happen on Fridays.", "--json"]) == 0
+    capsys.readouterr()
+    assert main(["memory", "search", "which units should I use?", "--json", "-k", "1"]) == 0
+    [found] = json.loads(capsys.readouterr().out)
+    assert (found["text"], found["kind"]) == ("The user prefers metric units.", "preference")
+
+    backup = tmp_path / "memories.jsonl"
+    assert main(["memory", "export", str(backup)]) == 0
+    assert len(backup.read_text().splitlines()) == 2
+    assert main(["memory", "delete", found["id"]]) == 0
+    assert main(["memory", "list", "--json"]) == 0
+    assert "metric" not in capsys.readouterr().out.split("Deleted")[-1]
+    assert main(["memory", "import", str(backup)]) == 0
+    capsys.readouterr()
+    assert main(["memory"]) == 0
+    out = capsys.readouterr().out
+    assert "metric units" in out and "Fridays" in out
+
+    assert main(["memory", "add", "password: hunter2hunter2"]) == 1
+    err = capsys.readouterr().err
+    assert "hunter2" not in err and "error:" in err

@@ -42,6 +42,11 @@ class AgentFired(_AgentEvent):
     kind: Literal["agent_fired"] = "agent_fired"
 
 
+class MemoriesRecalled(BaseModel):
+    kind: Literal["memories_recalled"] = "memories_recalled"
+    memories: list[dict[str, Any]]  # id, text, kind, similarity
+
+
 class StepFinished(BaseModel):
     kind: Literal["step_finished"] = "step_finished"
     step: int
@@ -64,6 +69,7 @@ Event = (
     | ToolCallFinished
     | AgentHired
     | AgentFired
+    | MemoriesRecalled
     | StepFinished
     | Answer
     | RunFailed
