@@ -91,6 +91,11 @@ class _Worker:
         if self.process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self.process.kill()
+        # asyncio's wait() returns only once the pipes close, and a stdout reader paused on a
+        # full buffer (output we stopped reading) never sees its EOF: read to the end first.
+        if self.process.stdout is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.process.stdout.read(), START_SECONDS)
         await self.process.wait()
         _remove_tree(self.workdir)
 

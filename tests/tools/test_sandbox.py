@@ -408,3 +408,19 @@ def _workers() -> list[psutil.Process]:
         for child in psutil.Process().children(recursive=True)
         if any("sandbox_child" in part for part in child.cmdline())
     ]
+
+
+async def test_discarding_a_worker_with_unread_output_does_not_hang(tmp_path: Path) -> None:
+    """asyncio's wait() waits for the pipes to close; a paused reader must not block it."""
+    from hashiru.tools.sandbox import _Worker
+
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "import os, time; os.write(1, b'x' * 2**20); time.sleep(60)",
+        stdout=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )
+    await asyncio.sleep(0.5)  # the output fills our reader's buffer, which pauses the pipe
+    await asyncio.wait_for(_Worker(process, str(tmp_path / "gone")).discard(), 10)
+    assert process.returncode is not None
