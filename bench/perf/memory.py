@@ -181,12 +181,14 @@ def measure(sizes: list[int], queries: int, original_queries: int) -> list[Table
         written: list[str] = []
         for size in sorted(sizes):
             extra = texts(size - len(written), seed=size)
+            progress(f"filling the store to {size:,} memories ({len(extra):,} to embed)")
             filled = fill(store, extra, len(written), folder)
             written += extra
             search = p50_p95(latencies(lambda q: store.search(q, k=5), asked))
             adds = latencies(lambda q: store.add(f"{q} was asked again", "fact"), asked[:10])
             original, ratio = "skipped (slow)", ""
             if size <= ORIGINAL_MAX_SIZE:
+                progress(f"the original's method on {size:,} memories")
                 seconds = [
                     timed(lambda q=q, memories=written: original_method(memories, q))
                     for q in asked[:original_queries]
@@ -202,6 +204,10 @@ def measure(sizes: list[int], queries: int, original_queries: int) -> list[Table
                 ratio,
             )
     return [speed, recall]
+
+
+def progress(message: str) -> None:
+    Console(stderr=True).log(message)
 
 
 def one_by_one(embedding: MiniLMEmbedding) -> Callable[[Sequence[str]], np.ndarray]:

@@ -198,7 +198,8 @@ def _client(settings: Settings) -> Any:
         )
     except Exception as exc:
         raise ConfigError(
-            f"Cannot reach the Chroma server at {url} (HASHIRU_MEMORY_CHROMA_URL): {exc}. "
+            f"Cannot reach the Chroma server at {url} (HASHIRU_MEMORY_CHROMA_URL): "
+            f"{str(exc).rstrip('.')}. "
             "Start it (chroma run), or unset the setting to keep memories on disk."
         ) from None
 
@@ -418,7 +419,8 @@ class ChromaMemoryStore:
         return ConfigError(
             f"The memories in {self.where} were embedded with {persisted}, not {asked} "
             f"(HASHIRU_MEMORY_EMBEDDING is {self.settings.memory_embedding!r}). Set it back, or "
-            "export the memories, move that folder away and import them again."
+            "export the memories and import them into an empty store (a new HASHIRU_HOME or "
+            "Chroma server), which embeds them again."
         )
 
 

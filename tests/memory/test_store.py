@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
 import textwrap
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import chromadb
@@ -237,3 +241,48 @@ def test_minilm_recalls_by_meaning_and_survives_restart(settings: Settings) -> N
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == ids["the user prefers metric units"]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def chroma_server(tmp_path: Path) -> Iterator[str]:
+    """A real Chroma server (`chroma run`) on 127.0.0.1, storing under the test's tmp dir."""
+    chroma = shutil.which("chroma", path=str(Path(sys.executable).parent))
+    if chroma is None:
+        pytest.skip("the chroma command is not installed")
+    port = _free_port()
+    command = [chroma, "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1"]
+    server = subprocess.Popen(
+        [*command, "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "chroma run failed"
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_a_chroma_server_is_used_when_configured(settings: Settings, chroma_server: str) -> None:
+    remote = settings.model_copy(update={"memory_chroma_url": chroma_server})
+    memory = ChromaMemoryStore(remote, HashEmbedding()).add("tea, not coffee", "preference")
+    reopened = ChromaMemoryStore(remote, HashEmbedding())
+    assert reopened.search("coffee")[0].memory.id == memory.id
+    assert not (settings.home / "chroma").exists(), "nothing was written on disk here"
+    with pytest.raises(ConfigError, match="HASHIRU_MEMORY_CHROMA_URL"):
+        ChromaMemoryStore(settings.model_copy(update={"memory_chroma_url": "127.0.0.1:9"}))
