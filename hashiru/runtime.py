@@ -6,7 +6,8 @@ The CLI, the UI and the benchmarks all go through `Hashiru.run`, and render its 
 from __future__ import annotations
 
 import asyncio
-import functools
+import copy
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -82,6 +83,8 @@ class Hashiru:
         )
         self.sandbox = Sandbox(settings)
         self.toolsmith = Toolsmith(settings, ToolRegistry(settings.home / "tools"), self.sandbox)
+        self._memory: list[ChromaMemoryStore] = []  # shared with every configured() view
+        self._memory_lock = threading.Lock()
 
     @classmethod
     def from_settings(
@@ -120,10 +123,27 @@ class Hashiru:
         reserved = (*HR_TOOL_NAMES, *MEMORY_TOOL_NAMES)
         return tools + self.toolsmith.tools(meter.run_id, approve, reserved=reserved)
 
-    @functools.cached_property
+    def configured(self, **changes: Any) -> Hashiru:
+        """This workspace with other switches, caps or CEO model (one UI session's settings).
+
+        The view shares the ledger, the roster, the sandbox, the tools and the memories, so
+        sessions with different settings still spend from one budget and see one team.
+        """
+        view = copy.copy(self)
+        view.settings = self.settings.updated(**changes)
+        view.company = copy.copy(self.company)
+        view.company.settings = view.settings
+        view.toolsmith = copy.copy(self.toolsmith)
+        view.toolsmith.settings = view.settings
+        return view
+
+    @property
     def memory(self) -> ChromaMemoryStore:
         """Opened on first use: Chroma and the embedding model take a second to load."""
-        return ChromaMemoryStore(self.settings)
+        with self._memory_lock:
+            if not self._memory:
+                self._memory.append(ChromaMemoryStore(self.settings))
+            return self._memory[0]
 
     async def recall(self, task: str, emit: Callable[[Event], None]) -> list[Message]:
         """The memories relevant to `task`, as one message for this turn only."""
@@ -179,13 +199,60 @@ class Hashiru:
         except HashiruError as exc:
             emit(RunFailed(message=str(exc)))
             raise
-        usage_by_agent = {CEO: outcome.usage, **workforce.usage}
+        return self._result(
+            run_id,
+            started,
+            outcome.answer,
+            ceo_ref,
+            steps=outcome.steps,
+            usage_by_agent={CEO: outcome.usage, **workforce.usage},
+            tool_calls=outcome.tool_calls,
+            agents=workforce.hired,
+            # recalled memories served this turn; they are not kept for the next
+            messages=[m for m in messages if not any(m is r for r in recalled)],
+        )
+
+    async def ask_model(
+        self, model_ref: str, prompt: str, budget_usd: Decimal | None = None
+    ) -> RunResult:
+        """One metered call to `model_ref` alone: no CEO, no tools, no memories.
+
+        The single-model baseline of a benchmark, paid and reported exactly as a run is.
+        """
+        run_id = uuid.uuid4().hex[:12]
+        started = time.monotonic()
+        model = self.meter(run_id, budget_usd).metered(self.providers.model(model_ref), model_ref)
+        messages = [Message.user(prompt)]
+        response = await model.complete(messages)
+        return self._result(
+            run_id,
+            started,
+            response.text,
+            model_ref,
+            steps=1,
+            usage_by_agent={model_ref: response.usage},
+            messages=[*messages, response.as_message()],
+        )
+
+    def _result(
+        self,
+        run_id: str,
+        started: float,
+        answer: str,
+        model_ref: str,
+        *,
+        steps: int,
+        usage_by_agent: dict[str, Usage],
+        tool_calls: list[ToolRecord] | None = None,
+        agents: list[HiredAgent] | None = None,
+        messages: list[Message],
+    ) -> RunResult:
         state = self.ledger.state(run_id)
         return RunResult(
             run_id=run_id,
-            answer=outcome.answer,
-            ceo_model=ceo_ref,
-            steps=outcome.steps,
+            answer=answer,
+            ceo_model=model_ref,
+            steps=steps,
             seconds=round(time.monotonic() - started, 3),
             usage=sum(usage_by_agent.values(), Usage()),
             usage_by_agent=usage_by_agent,
@@ -194,10 +261,9 @@ class Hashiru:
                 resource_gib_used=gib(state.memory_used_bytes),
                 resource_gib_total=gib(state.memory_total_bytes),
             ),
-            tool_calls=outcome.tool_calls,
-            agents=workforce.hired,
-            # recalled memories served this turn; they are not kept for the next
-            messages=[m for m in messages if not any(m is r for r in recalled)],
+            tool_calls=tool_calls or [],
+            agents=agents or [],
+            messages=messages,
         )
 
 

@@ -112,6 +112,13 @@ class Settings(BaseModel):
     def enabled(self, switch: str) -> bool:
         return bool(getattr(self, f"enable_{switch}"))
 
+    def updated(self, **changes: Any) -> Settings:
+        """A validated copy with `changes` applied (a session's switches, caps or CEO model)."""
+        try:
+            return type(self).model_validate({**dict(self), **changes})
+        except ValidationError as exc:
+            raise ConfigError(_one_line(exc)) from None
+
     @property
     def workspace_dir(self) -> Path:
         return (self.workspace or self.home / "workspace").expanduser()

@@ -2,11 +2,12 @@
 
 `scripted:<name>` plays back a script registered under that name, or `scripted:<file.json>`
 plays the turns in that file. A turn is a reply (text and/or tool calls, optional usage and
-`delay` seconds) or, in Python, a function of the conversation and tools that returns one.
-Token counts default to characters / 4, so usage is reported even when a script gives none.
+`delay` seconds before it, and `token_delay` seconds between streamed words) or, in Python, a
+function of the conversation and tools that returns one. Token counts default to characters / 4,
+so usage is reported even when a script gives none.
 
     [{"tool_calls": [{"name": "list_models", "arguments": {}}]},
-     {"text": "391", "delay": 0.2}]
+     {"text": "391 is the answer.", "delay": 0.2, "token_delay": 0.05}]
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import asyncio
 import inspect
 import itertools
 import json
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from hashiru.errors import ProviderError
-from hashiru.messages import Message, ModelResponse, ToolCall, ToolSpec, Usage
-from hashiru.providers.base import ModelInfo, Provider
+from hashiru.messages import Message, ModelResponse, TextDelta, ToolCall, ToolSpec, Usage
+from hashiru.providers.base import ModelInfo, Provider, StreamItem
 from hashiru.settings import Settings
 
 Responder = Callable[[Sequence[Message], Sequence[ToolSpec]], ModelResponse | Awaitable]
@@ -44,7 +46,8 @@ class Script:
 
     async def play(
         self, name: str, messages: Sequence[Message], tools: Sequence[ToolSpec]
-    ) -> ModelResponse:
+    ) -> AsyncIterator[StreamItem]:
+        """Stream the next turn: its words (paced by `token_delay`), then the whole response."""
         turn = next(self._order, None)
         if turn is None:
             raise ProviderError("scripted", "bad_request", f"script {name!r} has no turns left")
@@ -52,15 +55,20 @@ class Script:
             turn = turn(messages, tools)
             turn = await turn if inspect.isawaitable(turn) else turn
         if isinstance(turn, ModelResponse):
-            return turn
+            yield turn
+            return
         await asyncio.sleep(turn.get("delay", 0))
         text = turn.get("text", "")
+        if token_delay := turn.get("token_delay", 0):
+            for word in re.findall(r"\S+\s*|\s+", text):
+                yield TextDelta(text=word)
+                await asyncio.sleep(token_delay)
         calls = [
             ToolCall(id=f"call_{next(self._ids)}", name=c["name"], arguments=c.get("arguments", {}))
             for c in turn.get("tool_calls", [])
         ]
         usage = Usage(**turn["usage"]) if "usage" in turn else _estimate(messages, text, calls)
-        return ModelResponse(text=text, tool_calls=calls, usage=usage, model=name)
+        yield ModelResponse(text=text, tool_calls=calls, usage=usage, model=name)
 
 
 def _estimate(messages: Sequence[Message], text: str, calls: list[ToolCall]) -> Usage:
@@ -96,7 +104,18 @@ class ScriptedProvider(Provider):
     async def complete(
         self, model: str, messages: Sequence[Message], tools: Sequence[ToolSpec], max_tokens: int
     ) -> ModelResponse:
-        return await self._script(model).play(model, messages, tools)
+        items = [item async for item in self._script(model).play(model, messages, tools)]
+        return items[-1]  # a turn always ends with its whole response
+
+    async def stream(
+        self, model: str, messages: Sequence[Message], tools: Sequence[ToolSpec], max_tokens: int
+    ) -> AsyncIterator[StreamItem]:
+        streamed = False
+        async for item in self._script(model).play(model, messages, tools):
+            if isinstance(item, ModelResponse) and item.text and not streamed:
+                yield TextDelta(text=item.text)  # a turn without token_delay: one delta
+            streamed = streamed or isinstance(item, TextDelta)
+            yield item
 
     async def list_models(self) -> list[ModelInfo]:
         return [self.info(name, memory_bytes=0) for name in self.scripts]
