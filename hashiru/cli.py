@@ -329,6 +329,23 @@ async def fire_command(hashiru: Hashiru, args: argparse.Namespace) -> int:
     return 0
 
 
+async def ui_command(hashiru: Hashiru, args: argparse.Namespace) -> int:
+    from hashiru import ui  # Gradio takes seconds to import: only this command pays for it
+
+    if not ui.is_loopback(args.host) and not args.auth:
+        errors.print(
+            f"[bold yellow]warning:[/] serving on {escape(args.host)} without --auth: anyone who "
+            "can reach this address can spend your budget."
+        )
+    blocks = ui.launch(ui.build_app(hashiru), args.host, args.port, args.auth)
+    console.print(f"HASHIRU is on [bold]http://{args.host}:{args.port}/[/] (Ctrl+C stops it)")
+    try:
+        while True:
+            await asyncio.sleep(3600)
+    finally:
+        ui.shutdown(blocks)
+
+
 async def doctor_command(hashiru: Hashiru, args: argparse.Namespace) -> int:
     statuses = await survey(hashiru.providers)
     try:
@@ -411,6 +428,10 @@ def _parser() -> argparse.ArgumentParser:
     memory.add_argument("--key", help="a stable name: adding the same key updates the memory")
     memory.add_argument("-k", type=int, default=5, help="how many results to search for")
     memory.add_argument("--json", action="store_true")
+    ui = command("ui", ui_command, "Open the app: chat with the CEO, see the team and budget.")
+    ui.add_argument("--host", default="127.0.0.1", help="address to serve on (default loopback)")
+    ui.add_argument("--port", type=int, default=7860)
+    ui.add_argument("--auth", metavar="USER:PASS", help="ask for this login before the app")
     doctor = command("doctor", doctor_command, "Show which model backends are available.")
     doctor.add_argument("--json", action="store_true")
     return parser

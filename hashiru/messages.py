@@ -69,6 +69,10 @@ class Message(BaseModel):
     def user(cls, text: str) -> Message:
         return cls(role="user", text=text)
 
+    @classmethod
+    def assistant(cls, text: str) -> Message:
+        return cls(role="assistant", text=text)
+
 
 class ToolSpec(BaseModel):
     """What a model is told about a tool: name, description and a JSON Schema for arguments."""

@@ -1,0 +1,18 @@
+"""HASHIRU's desktop app: a Gradio page served on 127.0.0.1 (`hashiru ui`).
+
+Gradio's analytics are switched off before Gradio is imported, and the theme uses system fonts,
+so the app sends nothing beyond the machine it runs on.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+from hashiru.ui.app import CSS, build_app, theme
+from hashiru.ui.launch import is_loopback, launch, shutdown
+
+__all__ = ["CSS", "build_app", "is_loopback", "launch", "shutdown", "theme"]

@@ -1,0 +1,72 @@
+"""The two endpoints the original HASHIRUBench drives through `gradio_client`, unchanged.
+
+`/update_model` sets this client session's switches by the original's mode names;
+`/chat` answers one message, optionally continuing a history it is given, and returns
+`(response, history)` with every `content` a plain string, as the original scripts read it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from hashiru.messages import Message
+from hashiru.runtime import ceo_system_prompt
+from hashiru.ui.session import Session, Sessions
+from hashiru.ui.turn import run_turn
+
+History = list[dict[str, Any]]
+
+
+def add_api(sessions: Sessions) -> None:
+    """Register `/update_model` and `/chat` on the Blocks being built."""
+
+    def update_model(modeIndexes: list[str], request: gr.Request) -> list[str]:
+        """Turn on exactly these modes (ENABLE_AGENT_CREATION, ENABLE_MEMORY, ...)."""
+        session = sessions.get(request.session_hash)
+        session.set_modes(list(modeIndexes or []))
+        return session.modes()
+
+    async def chat(
+        message: dict[str, Any], history: History | None = None, request: gr.Request = None
+    ) -> tuple[str, History]:
+        """Answer `message` ({"text", "files"}), continuing `history` when it is given."""
+        settings = sessions.get(request.session_hash if request else None)
+        earlier = [_plain(turn) for turn in history or [] if _is_said(turn)]
+        session = Session(settings.workspace, dict(settings.changes), _conversation(earlier))
+        answer = ""
+        async for update in run_turn(
+            session, message.get("text") or "", message.get("files") or [], ask_approval=False
+        ):
+            last = update.transcript.messages[-1]
+            answer = update.answer or (last["content"] if update.done else answer)
+        said = [*earlier, {"role": "user", "content": message.get("text") or ""}]
+        return answer, [*said, {"role": "assistant", "content": answer}]
+
+    gr.api(update_model, api_name="update_model")
+    gr.api(chat, api_name="chat", concurrency_limit=None)
+
+
+def _is_said(turn: dict[str, Any]) -> bool:
+    """A user or assistant message, not a tool step the chat shows (those carry a title)."""
+    titled = bool((turn.get("metadata") or {}).get("title"))
+    return turn.get("role") in ("user", "assistant") and not titled
+
+
+def _plain(turn: dict[str, Any]) -> dict[str, str]:
+    """A turn with its content as a string (Gradio 6 gives a Chatbot's content as parts)."""
+    content = turn.get("content")
+    if isinstance(content, list):
+        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return {"role": turn["role"], "content": str(content or "")}
+
+
+def _conversation(history: History) -> list[Message] | None:
+    if not history:
+        return None
+    messages = [Message.system(ceo_system_prompt())]
+    for turn in history:
+        maker = Message.user if turn["role"] == "user" else Message.assistant
+        messages.append(maker(turn["content"]))
+    return messages

@@ -1,0 +1,157 @@
+"""The side panels' contents (team, budget, tools, memory) as plain rows and HTML.
+
+Pure functions of the workspace's state, so the chat handler can refresh them mid-turn and the
+tests can check them without a browser.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+
+from hashiru.agents.hr_tools import TOOL_NAMES as HR_TOOL_NAMES
+from hashiru.agents.hr_tools import Workforce
+from hashiru.agents.memory_tools import TOOL_NAMES as MEMORY_TOOL_NAMES
+from hashiru.economy.ledger import BudgetState, Entry
+from hashiru.economy.resources import gib
+from hashiru.runtime import Hashiru
+
+TEAM_COLUMNS = ["name", "model", "where", "calls", "fails", "USD", "mean s"]
+LEDGER_COLUMNS = ["#", "time", "kind", "agent", "model", "tokens", "USD"]
+TOOL_COLUMNS = ["name", "origin", "version", "state", "description"]
+MEMORY_COLUMNS = ["id", "kind", "text", "recalls", "created"]
+LEDGER_ROWS = 200
+
+
+def team_rows(hashiru: Hashiru) -> list[list[Any]]:
+    spent = hashiru.ledger.state().spent_by_agent
+    rows = []
+    for employee in hashiru.company.roster:
+        s = employee.summary()
+        rows.append(
+            [
+                s["name"],
+                s["model"],
+                "local" if s["local"] else "cloud",
+                s["calls"],
+                s["failures"],
+                f"{spent.get(employee.name, Decimal(0)):.4f}",
+                s["mean_seconds"],
+            ]
+        )
+    return rows
+
+
+def budget_html(state: BudgetState) -> str:
+    """Two gauges: expense (spent, reserved, free) and resource memory (used, free)."""
+    usd = _gauge(
+        "Expense",
+        state.usd_total,
+        [("spent", state.usd_spent, "#ef4444"), ("reserved", state.usd_reserved, "#f59e0b")],
+        lambda v: f"${v:.4f}",
+        f"${state.usd_free:.4f} free of ${state.usd_total:.2f}",
+    )
+    memory = _gauge(
+        "Resource",
+        gib(state.memory_total_bytes),
+        [("used", gib(state.memory_used_bytes), "#6366f1")],
+        lambda v: f"{v} GiB",
+        f"{gib(state.memory_free_bytes)} GiB free of {gib(state.memory_total_bytes)} GiB",
+    )
+    return f'<div class="hashiru-gauges">{usd}{memory}</div>'
+
+
+def _gauge(title, total, parts, show, caption) -> str:
+    segments, legend = [], []
+    for label, value, colour in parts:
+        share = min(Decimal(100), 100 * value / total) if total else Decimal(0)
+        segments.append(f'<span style="width:{share:.1f}%;background:{colour}"></span>')
+        legend.append(f'<span style="color:{colour}">■</span> {label} {html.escape(show(value))}')
+    return (
+        f'<div class="hashiru-gauge" data-gauge="{title.lower()}">'
+        f"<b>{title}</b> <small>{html.escape(caption)}</small>"
+        f'<div class="bar">{"".join(segments)}</div>'
+        f"<small>{' · '.join(legend)}</small></div>"
+    )
+
+
+def ledger_rows(entries: list[Entry]) -> list[list[Any]]:
+    """The latest rows first; holds in flight show their amount in parentheses."""
+    rows = []
+    for entry in reversed(entries[-LEDGER_ROWS:]):
+        tokens = f"{entry.input_tokens}/{entry.output_tokens}" if entry.kind == "settle" else ""
+        usd = "" if entry.usd is None else f"{entry.usd:.6f}".rstrip("0").rstrip(".")
+        rows.append(
+            [
+                entry.id,
+                entry.at.strftime("%H:%M:%S"),
+                entry.kind,
+                entry.agent,
+                entry.model,
+                tokens,
+                f"({usd})" if entry.kind == "reserve" else usd,
+            ]
+        )
+    return rows
+
+
+def spend_frame(entries: list[Entry], since: datetime) -> pd.DataFrame:
+    """Cumulative spend (USD) since `since`: one point per paid call or hire."""
+    points = [(since, 0.0)]
+    total = 0.0
+    for entry in entries:
+        if entry.at >= since and entry.kind in ("settle", "hire", "adjust") and entry.usd:
+            total += float(entry.usd)
+            points.append((entry.at, total))
+    return pd.DataFrame(points, columns=["time", "spent USD"])
+
+
+def tool_rows(hashiru: Hashiru) -> list[list[Any]]:
+    """Every tool the CEO is offered now, then generated tools it is not offered."""
+    offered = hashiru.tools(hashiru.meter("ui"), Workforce(), lambda event: None)
+    manifests = {m.name: m for m in hashiru.toolsmith.registry.manifests()}
+    rows = []
+    for tool in offered:
+        manifest = manifests.pop(tool.name, None)
+        version = manifest.version if manifest else ""
+        rows.append([tool.name, _origin(tool.name, manifest), version, "offered", tool.description])
+    for m in manifests.values():
+        state = "disabled" if m.approved else "awaiting approval"
+        state = "off (switch)" if m.active else state
+        rows.append([m.name, "generated", m.version, state, m.description])
+    return rows
+
+
+def _origin(name: str, manifest: object) -> str:
+    if manifest is not None:
+        return "generated"
+    if name in HR_TOOL_NAMES:
+        return "workforce"
+    if name in MEMORY_TOOL_NAMES:
+        return "memory"
+    return "built-in"
+
+
+def tool_source(hashiru: Hashiru, name: str) -> tuple[str, str]:
+    """A generated tool's code (Python), or a built-in's JSON schema."""
+    registry = hashiru.toolsmith.registry
+    if any(m.name == name for m in registry.manifests()):
+        return registry.code(name), "python"
+    offered = hashiru.tools(hashiru.meter("ui"), Workforce(), lambda event: None)
+    for tool in offered:
+        if tool.name == name:
+            return json.dumps(tool.spec.model_dump(), indent=2), "json"
+    return "", "python"
+
+
+def memory_rows(hashiru: Hashiru, query: str = "") -> list[list[Any]]:
+    store = hashiru.memory
+    found = [r.memory for r in store.search(query, k=50)] if query.strip() else store.list()
+    return [
+        [m.id, m.kind, m.text, m.recalls, m.created_at.strftime("%Y-%m-%d %H:%M")] for m in found
+    ]

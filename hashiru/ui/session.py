@@ -1,0 +1,85 @@
+"""Per-browser-session state: the conversation, and the settings this session chose.
+
+Each session (a browser tab, or a `gradio_client`) has its own conversation and its own
+switches, caps and CEO model; the employees, tools, memories and the ledger belong to the
+workspace and are shared by every session through `Hashiru.configured` views.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from hashiru.errors import ConfigError
+from hashiru.messages import Message
+from hashiru.runtime import Hashiru
+from hashiru.settings import SWITCHES
+from hashiru.ui.transcript import ChatItem
+
+MODES: dict[str, str] = {f"ENABLE_{switch.upper()}": f"enable_{switch}" for switch in SWITCHES}
+"""The original HASHIRU's mode names (its `/update_model` API) and the settings they set."""
+
+MODE_LABELS: dict[str, str] = {
+    f"ENABLE_{switch.upper()}": switch.replace("_", " ").capitalize() for switch in SWITCHES
+}
+
+
+@dataclass
+class Session:
+    """One session's conversation with the CEO and its settings over the workspace's."""
+
+    workspace: Hashiru
+    changes: dict[str, Any] = field(default_factory=dict)
+    history: list[Message] | None = None  # the CEO's conversation; None: not started
+    chat: list[ChatItem] = field(default_factory=list)  # what the chat shows
+    running: bool = False
+    pending: asyncio.Future[bool] | None = None  # a tool awaiting the person's approval
+
+    @property
+    def hashiru(self) -> Hashiru:
+        return self.workspace.configured(**self.changes) if self.changes else self.workspace
+
+    def configure(self, **changes: Any) -> None:
+        """Change this session's settings; a bad value raises ConfigError and changes nothing."""
+        merged = {**self.changes, **changes}
+        self.workspace.configured(**merged)  # validates
+        self.changes = merged
+
+    def modes(self) -> list[str]:
+        settings = self.hashiru.settings
+        return [mode for mode, name in MODES.items() if getattr(settings, name)]
+
+    def set_modes(self, modes: list[str]) -> None:
+        """Turn on exactly `modes` (the original's mode names); the others go off."""
+        unknown = sorted(set(modes) - MODES.keys())
+        if unknown:
+            raise ConfigError(f"Unknown mode(s) {', '.join(unknown)}; known: {', '.join(MODES)}.")
+        self.configure(**{name: mode in modes for mode, name in MODES.items()})
+
+    def reset(self) -> None:
+        self.history, self.chat = None, []
+
+
+class Sessions:
+    """Sessions by Gradio session hash; thread-safe, since handlers run on several threads."""
+
+    def __init__(self, workspace: Hashiru) -> None:
+        self.workspace = workspace
+        self._sessions: dict[str, Session] = {}
+        self._lock = threading.Lock()
+
+    def get(self, session_hash: str | None) -> Session:
+        with self._lock:
+            key = session_hash or ""
+            if key not in self._sessions:
+                self._sessions[key] = Session(self.workspace)
+            return self._sessions[key]
+
+    def drop(self, session_hash: str | None) -> None:
+        with self._lock:
+            self._sessions.pop(session_hash or "", None)
+
+    def __len__(self) -> int:
+        return len(self._sessions)

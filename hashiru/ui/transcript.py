@@ -1,0 +1,151 @@
+"""A run's typed events folded into Gradio chat messages: pure, so it is tested without a browser.
+
+The CEO's text streams into a plain assistant message; every tool call is a collapsible step
+(pending, then done or failed, with its arguments, result and cost); recalled memories are a
+step of their own; a failed run ends with a readable error, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from hashiru.agents.events import (
+    Answer,
+    Event,
+    MemoriesRecalled,
+    RunFailed,
+    StepFinished,
+    TextDelta,
+    ToolCallFinished,
+    ToolCallStarted,
+)
+
+ChatItem = dict[str, Any]
+"""One Gradio chat message: role, content and, for a step, metadata."""
+
+RESULT_LIMIT = 4000
+
+
+class Transcript:
+    """The chat messages of one conversation, updated one event at a time."""
+
+    def __init__(self, messages: list[ChatItem] | None = None) -> None:
+        self.messages: list[ChatItem] = [dict(m) for m in messages or []]
+        self._open_text: ChatItem | None = None  # the message the CEO's text streams into
+        self._step_text = ""  # what the CEO said in its latest step
+        self._steps: dict[str, ChatItem] = {}
+
+    def user(self, text: str, files: Sequence[str] = ()) -> None:
+        attached = "".join(f"\n\n📎 `{name}`" for name in files)
+        self.messages.append({"role": "user", "content": text + attached})
+        self._open_text, self._step_text = None, ""
+
+    def apply(self, event: Event) -> None:
+        if isinstance(event, TextDelta):
+            self._stream(event.text)
+        elif isinstance(event, StepFinished):
+            self._open_text = None
+        elif isinstance(event, ToolCallStarted):
+            self._open_text, self._step_text = None, ""
+            self._steps[event.call_id] = self._step(
+                f"🛠 {_call_title(event.name, event.arguments)}",
+                _arguments(event.arguments),
+                status="pending",
+                id=event.call_id,
+            )
+        elif isinstance(event, ToolCallFinished):
+            self._finish(event)
+        elif isinstance(event, MemoriesRecalled):
+            lines = [
+                f"- {m['text']} *({m['kind']}, {m['similarity']:.2f})*" for m in event.memories
+            ]
+            self._step(f"🧠 Recalled {_count(len(lines), 'memory', 'memories')}", "\n".join(lines))
+        elif isinstance(event, Answer):
+            if event.text.strip() and event.text.strip() != self._step_text.strip():
+                self.messages.append({"role": "assistant", "content": event.text})
+        elif isinstance(event, RunFailed):
+            self.error(event.message)
+
+    def error(self, message: str) -> None:
+        self._open_text = None
+        self.messages.append({"role": "assistant", "content": f"⚠️ **{message}**"})
+
+    def _stream(self, text: str) -> None:
+        if self._open_text is None:
+            self._open_text = {"role": "assistant", "content": ""}
+            self.messages.append(self._open_text)
+            self._step_text = ""
+        self._open_text["content"] += text
+        self._step_text += text
+
+    def _step(self, title: str, content: str, **metadata: Any) -> ChatItem:
+        item = {
+            "role": "assistant",
+            "content": content,
+            "metadata": {"title": title, "status": "done", **metadata},
+        }
+        self.messages.append(item)
+        return item
+
+    def _finish(self, event: ToolCallFinished) -> None:
+        item = self._steps.pop(event.call_id, None) or self._step("", "")
+        mark = "✅" if event.ok else "❌"
+        metadata = {
+            "title": f"{mark} {_call_title(event.name, event.arguments)}",
+            "status": "done",
+            "duration": round(event.seconds, 2),
+        }
+        if cost := _cost(event.result):
+            metadata["log"] = f"${cost}"
+        item["metadata"] = {**item["metadata"], **metadata}
+        item["content"] = f"{_arguments(event.arguments)}\n\n{_result(event.result)}"
+
+
+def _call_title(name: str, arguments: dict[str, Any]) -> str:
+    """`ask_agent → poet`: the tool, and whom or what it acts on when that is short."""
+    target = arguments.get("name")
+    return f"{name} → {target}" if isinstance(target, str) and len(target) <= 40 else name
+
+
+def _arguments(arguments: dict[str, Any]) -> str:
+    if not arguments:
+        return "*no arguments*"
+    return f"```json\n{json.dumps(arguments, indent=2, ensure_ascii=False)}\n```"
+
+
+def _result(result: str) -> str:
+    """An employee's answer or an error as prose; any other result as JSON."""
+    try:
+        value = json.loads(result)
+    except ValueError:
+        value = result
+    if isinstance(value, dict) and isinstance(value.get("answer"), str):
+        return f"**{value.get('agent', 'employee')}:** {_clip(value['answer'])}"
+    if isinstance(value, dict) and isinstance(value.get("error"), str):
+        return f"**Error:** {_clip(value['error'])}"
+    shown = value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False)
+    return f"```json\n{_clip(shown)}\n```"
+
+
+def _cost(result: str) -> str | None:
+    """What a call cost, where its result says: an employee's answer or a hire's fee."""
+    try:
+        value = json.loads(result)
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    for field in ("cost_usd", "hire_fee_usd"):
+        if value.get(field) not in (None, "0", 0):
+            return str(value[field])
+    return None
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= RESULT_LIMIT else text[: RESULT_LIMIT - 1] + "…"
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"

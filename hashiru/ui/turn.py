@@ -1,0 +1,122 @@
+"""One chat turn: run the CEO in a task and yield the transcript as its events arrive.
+
+The browser's chat handler and the `/chat` API both go through `run_turn`. A stopped turn
+(the stop button cancels the handler) cancels the run, which releases its holds in the ledger,
+and leaves the CEO's conversation as it was before the turn: nothing half-written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from hashiru.agents.events import Event
+from hashiru.agents.toolsmith import Approver, ToolRequest, refuse_all
+from hashiru.errors import HashiruError
+from hashiru.ui.session import Session
+from hashiru.ui.transcript import Transcript
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ApprovalNeeded:
+    """The CEO made a tool that needs the person's approval before it is enabled."""
+
+    request: ToolRequest
+    decision: asyncio.Future[bool]
+
+
+@dataclass
+class TurnUpdate:
+    """What a handler shows after each event: the chat, and whether the panels changed."""
+
+    transcript: Transcript
+    event: Event | None = None
+    approval: ApprovalNeeded | None = None
+    done: bool = False
+    answer: str = ""
+
+
+async def run_turn(
+    session: Session, text: str, files: Sequence[str] = (), ask_approval: bool = True
+) -> AsyncIterator[TurnUpdate]:
+    """Run one turn of `session`'s conversation; the last update has `done` set."""
+    hashiru = session.hashiru
+    attached = place_attachments(files, hashiru.settings.workspace_dir)
+    transcript = Transcript(session.chat)
+    transcript.user(text, attached)
+    session.chat = transcript.messages
+    yield TurnUpdate(transcript)
+    queue: asyncio.Queue[Event | ApprovalNeeded | None] = asyncio.Queue()
+    approve = _asking(queue) if ask_approval else refuse_all
+    task = asyncio.create_task(
+        hashiru.run(
+            _with_attachments(text, attached),
+            on_event=queue.put_nowait,
+            history=session.history,
+            approve=approve,
+        )
+    )
+    task.add_done_callback(lambda _: queue.put_nowait(None))
+    session.running = True
+    try:
+        while (item := await queue.get()) is not None:
+            if isinstance(item, ApprovalNeeded):
+                yield TurnUpdate(transcript, approval=item)
+            else:
+                transcript.apply(item)
+                yield TurnUpdate(transcript, event=item)
+        result = await task
+        session.history = result.messages
+        yield TurnUpdate(transcript, done=True, answer=result.answer)
+    except HashiruError:  # the run emitted RunFailed, which the transcript shows
+        yield TurnUpdate(transcript, done=True)
+    except Exception as exc:  # a bug: say so briefly, keep the trace for the log
+        log.exception("the turn failed")
+        transcript.error(f"Something went wrong in HASHIRU ({type(exc).__name__}); see its log.")
+        yield TurnUpdate(transcript, done=True)
+    finally:
+        session.running = False
+        if not task.done():  # stopped: cancel the run, which releases its ledger holds
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            transcript.error("Stopped. The CEO's conversation is as it was before this turn.")
+
+
+def place_attachments(files: Sequence[str], workspace: Path) -> list[str]:
+    """Copy uploaded files into the workspace (never over an existing file); their new names."""
+    placed = []
+    for file in files:
+        source = Path(file)
+        workspace.mkdir(parents=True, exist_ok=True)
+        target = workspace / source.name
+        n = 1
+        while target.exists():
+            target = workspace / f"{source.stem}-{n}{source.suffix}"
+            n += 1
+        shutil.copyfile(source, target)
+        placed.append(target.name)
+    return placed
+
+
+def _with_attachments(text: str, attached: list[str]) -> str:
+    if not attached:
+        return text
+    names = ", ".join(attached)
+    return f"{text}\n\n(Attached files, now in the workspace for the file tools: {names})"
+
+
+def _asking(queue: asyncio.Queue) -> Approver:
+    """An approver that puts the request in front of the person and waits for the answer."""
+
+    async def approve(request: ToolRequest) -> bool:
+        decision: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        queue.put_nowait(ApprovalNeeded(request, decision))
+        return await decision
+
+    return approve
