@@ -7,10 +7,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from gradio.utils import get_upload_folder
 
+from hashiru.errors import ConfigError
 from hashiru.messages import Message
 from hashiru.runtime import ceo_system_prompt
 from hashiru.ui.session import Session, Sessions
@@ -25,7 +28,10 @@ def add_api(sessions: Sessions) -> None:
     def update_model(modeIndexes: list[str], request: gr.Request) -> list[str]:
         """Turn on exactly these modes (ENABLE_AGENT_CREATION, ENABLE_MEMORY, ...)."""
         session = sessions.get(request.session_hash)
-        session.set_modes(list(modeIndexes or []))
+        try:
+            session.set_modes(list(modeIndexes or []))
+        except ConfigError as exc:
+            raise gr.Error(str(exc)) from None
         return session.modes()
 
     async def chat(
@@ -35,10 +41,9 @@ def add_api(sessions: Sessions) -> None:
         settings = sessions.get(request.session_hash if request else None)
         earlier = [_plain(turn) for turn in history or [] if _is_said(turn)]
         session = Session(settings.workspace, dict(settings.changes), _conversation(earlier))
+        files = _uploaded(message.get("files") or [])
         answer = ""
-        async for update in run_turn(
-            session, message.get("text") or "", message.get("files") or [], ask_approval=False
-        ):
+        async for update in run_turn(session, message.get("text") or "", files, ask_approval=False):
             last = update.transcript.messages[-1]
             answer = update.answer or (last["content"] if update.done else answer)
         said = [*earlier, {"role": "user", "content": message.get("text") or ""}]
@@ -46,6 +51,18 @@ def add_api(sessions: Sessions) -> None:
 
     gr.api(update_model, api_name="update_model")
     gr.api(chat, api_name="chat", concurrency_limit=None)
+
+
+def _uploaded(files: list[Any]) -> list[str]:
+    """Paths of files the client uploaded; a path elsewhere on this machine is refused."""
+    folder = Path(get_upload_folder()).resolve()
+    paths = []
+    for file in files:
+        path = Path(file.get("path", "") if isinstance(file, dict) else str(file)).resolve()
+        if not path.is_relative_to(folder) or not path.is_file():
+            raise gr.Error(f"{path.name or file!r} is not a file uploaded to this app.")
+        paths.append(str(path))
+    return paths
 
 
 def _is_said(turn: dict[str, Any]) -> bool:

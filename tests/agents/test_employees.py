@@ -87,3 +87,22 @@ async def test_a_run_cut_off_mid_question_leaves_the_roster_whole(
         await hashiru.run("x")
     restored = Roster(hashiru.company.roster.path).get("slow")
     assert (restored.calls, restored.failures, restored.history) == (0, 0, [])
+
+
+async def test_ask_model_is_one_metered_call_without_tools(make_hashiru):
+    seen = {}
+
+    def answer(messages, tools):
+        seen["tools"], seen["messages"] = list(tools), list(messages)
+        return {"text": "FINAL ANSWER: 391", "usage": {"input_tokens": 12, "output_tokens": 5}}
+
+    hashiru = make_hashiru({"ceo": Script([{"text": "unused"}]), "solo": Script([answer])})
+    result = await hashiru.ask_model("scripted:solo", "What is 17 * 23?")
+
+    assert result.answer == "FINAL ANSWER: 391"
+    assert seen["tools"] == [] and [m.text for m in seen["messages"]] == ["What is 17 * 23?"]
+    assert (result.steps, result.tool_calls, result.agents) == (1, [], [])
+    assert result.usage.input_tokens == 12 and result.usage.output_tokens == 5
+    rows = hashiru.ledger.entries(result.run_id)
+    assert [r.kind for r in rows] == ["reserve", "settle"]
+    assert rows[-1].agent == "scripted:solo"

@@ -10,7 +10,7 @@ import pytest
 from hashiru.agents.events import AgentHired, Answer, ToolCallFinished, ToolCallStarted
 from hashiru.agents.hr_tools import TOOL_NAMES as HR_TOOL_NAMES
 from hashiru.errors import RunLimitError
-from hashiru.messages import ModelResponse, Usage
+from hashiru.messages import ModelResponse, TextDelta, Usage
 from hashiru.providers.scripted import Script
 from tests.agents.conftest import MakeCompany, call, hire
 
@@ -179,3 +179,15 @@ async def test_local_switch_refuses_local_hires(make_hashiru: MakeCompany) -> No
     assert "local agents is switched off" in finished[0].result
     assert [e.name for e in events if isinstance(e, ToolCallStarted)] == ["hire_agent"]
     assert isinstance(events[-1], Answer)
+
+
+async def test_a_scripted_turn_with_token_delay_streams_word_by_word(
+    make_hashiru: MakeCompany,
+) -> None:
+    text = "Waves fold into light."
+    hashiru = make_hashiru({"ceo": Script([{"text": text, "token_delay": 0.01}])})
+    events: list = []
+    result = await hashiru.run("a haiku", on_event=events.append)
+    deltas = [e.text for e in events if isinstance(e, TextDelta)]
+    assert deltas == ["Waves ", "fold ", "into ", "light."]
+    assert result.answer == text

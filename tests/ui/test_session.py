@@ -1,0 +1,64 @@
+"""A session's settings are its own; the workspace behind them is shared."""
+
+from __future__ import annotations
+
+import pytest
+
+from hashiru.errors import ConfigError
+from hashiru.providers.scripted import Script
+from hashiru.ui.session import MODES, Sessions
+
+
+def test_modes_name_every_switch_the_original_way():
+    assert list(MODES)[:2] == ["ENABLE_AGENT_CREATION", "ENABLE_LOCAL_AGENTS"]
+    assert set(MODES.values()) == {
+        f"enable_{s}"
+        for s in (
+            "agent_creation",
+            "local_agents",
+            "cloud_agents",
+            "tool_creation",
+            "tool_invocation",
+            "resource_budget",
+            "economy_budget",
+            "memory",
+        )
+    }
+
+
+async def test_sessions_have_their_own_settings_over_one_workspace(make_hashiru):
+    workspace = make_hashiru({"ceo": Script([{"text": "hi"}])}, enable_memory=False)
+    sessions = Sessions(workspace)
+    a, b = sessions.get("a"), sessions.get("b")
+    a.set_modes(["ENABLE_LOCAL_AGENTS"])
+    b.configure(max_steps=3)
+
+    assert a.modes() == ["ENABLE_LOCAL_AGENTS"]
+    assert not a.hashiru.settings.enable_tool_invocation
+    assert b.hashiru.settings.enable_tool_invocation and b.hashiru.settings.max_steps == 3
+    assert not workspace.settings.enable_memory and workspace.settings.max_steps == 12
+    for view in (a.hashiru, b.hashiru):
+        assert view.ledger is workspace.ledger
+        assert view.company.roster is workspace.company.roster
+        assert view.toolsmith.registry is workspace.toolsmith.registry
+        assert view.sandbox is workspace.sandbox
+    assert sessions.get("a") is a
+    sessions.drop("a")
+    assert sessions.get("a") is not a
+
+
+async def test_a_bad_setting_is_refused_and_changes_nothing(make_hashiru):
+    session = Sessions(make_hashiru({"ceo": Script([{"text": "hi"}])})).get("s")
+    session.configure(max_steps=5)
+    with pytest.raises(ConfigError, match="max_steps"):
+        session.configure(max_steps=0)
+    with pytest.raises(ConfigError, match="Unknown mode"):
+        session.set_modes(["ENABLE_MEMORY", "ENABLE_TELEPATHY"])
+    assert session.hashiru.settings.max_steps == 5
+    assert len(session.modes()) == 8
+
+
+async def test_views_share_one_memory_store(make_hashiru, tmp_path):
+    workspace = make_hashiru({"ceo": Script([{"text": "hi"}])}, memory_embedding="hash")
+    view = workspace.configured(max_steps=2)
+    assert view.memory is workspace.memory

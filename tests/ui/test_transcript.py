@@ -1,0 +1,124 @@
+"""The chat transcript is a pure fold of a run's events."""
+
+from __future__ import annotations
+
+import json
+
+from hashiru.agents.events import (
+    Answer,
+    MemoriesRecalled,
+    RunFailed,
+    StepFinished,
+    TextDelta,
+    ToolCallFinished,
+    ToolCallStarted,
+)
+from hashiru.messages import Usage
+from hashiru.ui.transcript import RESULT_LIMIT, Transcript
+
+ASK = {"name": "poet", "prompt": "a haiku"}
+
+
+def fold(*events) -> Transcript:
+    transcript = Transcript()
+    transcript.user("write a haiku")
+    for event in events:
+        transcript.apply(event)
+    return transcript
+
+
+def finished(result: object, ok: bool = True, name: str = "ask_agent") -> ToolCallFinished:
+    return ToolCallFinished(
+        call_id="c1", name=name, arguments=ASK, ok=ok, result=json.dumps(result), seconds=1.234
+    )
+
+
+def test_streamed_text_grows_one_message_and_the_answer_is_not_repeated():
+    t = fold(
+        TextDelta(text="The sea "),
+        TextDelta(text="is calm."),
+        StepFinished(step=1, usage=Usage()),
+        Answer(text="The sea is calm."),
+    )
+    assert t.messages[1:] == [{"role": "assistant", "content": "The sea is calm."}]
+
+
+def test_an_answer_that_was_not_streamed_is_shown():
+    t = fold(StepFinished(step=1, usage=Usage()), Answer(text="391"))
+    assert t.messages[-1] == {"role": "assistant", "content": "391"}
+
+
+def test_a_tool_call_is_a_pending_step_then_a_done_step_with_answer_and_cost():
+    t = fold(ToolCallStarted(call_id="c1", name="ask_agent", arguments=ASK))
+    step = t.messages[-1]
+    assert step["metadata"]["status"] == "pending"
+    assert step["metadata"]["title"] == "🛠 ask_agent → poet"
+    assert '"prompt": "a haiku"' in step["content"]
+
+    t.apply(finished({"agent": "poet", "answer": "Waves fold.", "cost_usd": "0.0021"}))
+    assert len(t.messages) == 2  # the same step, updated in place
+    metadata = t.messages[-1]["metadata"]
+    assert metadata["status"] == "done"
+    assert metadata["title"] == "✅ ask_agent → poet"
+    assert metadata["log"] == "$0.0021"
+    assert metadata["duration"] == 1.23
+    assert "**poet:** Waves fold." in t.messages[-1]["content"]
+
+
+def test_text_after_a_tool_step_starts_a_new_message():
+    t = fold(
+        TextDelta(text="Let me ask."),
+        StepFinished(step=1, usage=Usage()),
+        ToolCallStarted(call_id="c1", name="ask_agent", arguments=ASK),
+        finished({"agent": "poet", "answer": "Waves."}),
+        TextDelta(text="Done."),
+    )
+    assert [m["content"] for m in t.messages if "metadata" not in m][1:] == ["Let me ask.", "Done."]
+
+
+def test_a_failed_call_shows_its_error_and_no_cost():
+    t = fold(
+        ToolCallStarted(call_id="c1", name="ask_agent", arguments=ASK),
+        finished({"error": "no employee named 'poet'"}, ok=False),
+    )
+    step = t.messages[-1]
+    assert step["metadata"]["title"].startswith("❌")
+    assert "log" not in step["metadata"]
+    assert "**Error:** no employee named 'poet'" in step["content"]
+
+
+def test_long_results_are_clipped():
+    t = fold(
+        ToolCallStarted(call_id="c1", name="run_python", arguments={"code": "x"}),
+        finished("y" * (RESULT_LIMIT * 2), name="run_python"),
+    )
+    assert len(t.messages[-1]["content"]) < RESULT_LIMIT + 200
+
+
+def test_recalled_memories_are_their_own_step():
+    memory = {"id": "m1", "text": "The user likes haiku.", "kind": "preference", "similarity": 0.8}
+    t = fold(MemoriesRecalled(memories=[memory]))
+    assert t.messages[-1]["metadata"]["title"] == "🧠 Recalled 1 memory"
+    assert "The user likes haiku. *(preference, 0.80)*" in t.messages[-1]["content"]
+
+
+def test_a_failed_run_is_a_readable_message():
+    t = fold(TextDelta(text="Hm"), RunFailed(message="The expense budget is exhausted."))
+    assert t.messages[-1] == {
+        "role": "assistant",
+        "content": "⚠️ **The expense budget is exhausted.**",
+    }
+
+
+def test_attachments_are_named_under_the_users_message():
+    t = Transcript()
+    t.user("summarise", ["notes.txt"])
+    assert t.messages == [{"role": "user", "content": "summarise\n\n📎 `notes.txt`"}]
+
+
+def test_earlier_messages_are_kept_and_not_shared():
+    earlier = [{"role": "user", "content": "hi"}]
+    t = Transcript(earlier)
+    t.apply(TextDelta(text="hello"))
+    assert earlier == [{"role": "user", "content": "hi"}]
+    assert len(t.messages) == 2
