@@ -17,11 +17,14 @@ _PROVIDER_ENV = (
 )
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 _real_connect = socket.socket.connect
+refused_connections: list[object] = []
+"""Every address the guard refused, so a test can catch a library that swallows the error."""
 
 
 def _guarded_connect(self: socket.socket, address: object) -> None:
     host = address[0] if isinstance(address, tuple) else address
     if self.family in (socket.AF_INET, socket.AF_INET6) and host not in _LOOPBACK:
+        refused_connections.append(address)
         raise ConnectionRefusedError(f"tests may only connect to 127.0.0.1, not {host!r}")
     return _real_connect(self, address)
 

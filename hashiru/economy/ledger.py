@@ -306,15 +306,19 @@ class Ledger:
             self._release_dead_holds(db)
             return self._books.state(run_id)
 
-    def entries(self, run_id: str | None = None) -> list[Entry]:
-        """Every row in the order written, or only one run's."""
-        db = self._db()
-        if run_id is None:
-            rows = db.execute("SELECT * FROM entries ORDER BY id").fetchall()
-        else:
-            query = "SELECT * FROM entries WHERE run_id = ? ORDER BY id"
-            rows = db.execute(query, (run_id,)).fetchall()
-        return [_entry(row) for row in rows]
+    def entries(
+        self, run_id: str | None = None, *, after_id: int = 0, last: int | None = None
+    ) -> list[Entry]:
+        """Rows in the order written: all, one run's, those after a row, or only the `last`."""
+        query = "SELECT * FROM entries WHERE id > ?"
+        params: list[Any] = [after_id]
+        if run_id is not None:
+            query += " AND run_id = ?"
+            params.append(run_id)
+        query += " ORDER BY id DESC" + (" LIMIT ?" if last is not None else "")
+        params += [last] if last is not None else []
+        rows = self._db().execute(query, params).fetchall()
+        return [_entry(row) for row in reversed(rows)]
 
     def active_hires(self) -> dict[str, Entry]:
         """Each employee still hired, by name, mapped to its hire row."""

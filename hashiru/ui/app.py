@@ -56,6 +56,8 @@ class App:
         self.workspace = workspace
         self.sessions = Sessions(workspace)
         self.opened = datetime.now(UTC)
+        latest = workspace.ledger.entries(last=1)
+        self.first_row = latest[-1].id if latest else 0  # the session's spend is after this row
         self.loop: asyncio.AbstractEventLoop | None = None  # Gradio's, where the runs happen
 
     def session(self, request: gr.Request) -> Session:
@@ -71,11 +73,10 @@ class App:
 
     def budget(self, session: Session) -> dict[str, Any]:
         ledger = session.hashiru.ledger
-        entries = ledger.entries()
         return {
             "gauges": panels.budget_html(ledger.state()),
-            "ledger": panels.ledger_rows(entries),
-            "spend": panels.spend_frame(entries, self.opened),
+            "ledger": panels.ledger_rows(ledger.entries(last=panels.LEDGER_ROWS)),
+            "spend": panels.spend_frame(ledger.entries(after_id=self.first_row), self.opened),
         }
 
     def tools(self, session: Session) -> dict[str, Any]:

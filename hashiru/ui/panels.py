@@ -83,7 +83,7 @@ def _gauge(title, total, parts, show, caption) -> str:
 def ledger_rows(entries: list[Entry]) -> list[list[Any]]:
     """The latest rows first; holds in flight show their amount in parentheses."""
     rows = []
-    for entry in reversed(entries[-LEDGER_ROWS:]):
+    for entry in reversed(entries):
         tokens = f"{entry.input_tokens}/{entry.output_tokens}" if entry.kind == "settle" else ""
         usd = "" if entry.usd is None else f"{entry.usd:.6f}".rstrip("0").rstrip(".")
         rows.append(
@@ -101,11 +101,11 @@ def ledger_rows(entries: list[Entry]) -> list[list[Any]]:
 
 
 def spend_frame(entries: list[Entry], since: datetime) -> pd.DataFrame:
-    """Cumulative spend (USD) since `since`: one point per paid call or hire."""
+    """Cumulative spend (USD) over `entries`, from zero at `since`: a point per paid row."""
     points = [(since, 0.0)]
     total = 0.0
     for entry in entries:
-        if entry.at >= since and entry.kind in ("settle", "hire", "adjust") and entry.usd:
+        if entry.kind in ("settle", "hire", "adjust") and entry.usd:
             total += float(entry.usd)
             points.append((entry.at, total))
     return pd.DataFrame(points, columns=["time", "spent USD"])

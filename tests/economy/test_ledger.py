@@ -482,3 +482,13 @@ def test_a_killed_process_does_not_lock_its_hold_away(tmp_path: Path) -> None:
     released = [e for e in ledger.entries() if e.kind == "release"]
     assert [(e.reservation, e.note) for e in released] == [(held, DEAD_HOLDER_NOTE)]
     assert [e.usd for e in ledger.entries() if e.kind == "settle"] == [Decimal("0.25")]
+
+
+def test_entries_after_a_row_and_the_last_few(tmp_path):
+    ledger = Ledger(tmp_path / "l.sqlite", default_usd=Decimal(5), default_memory_bytes=0)
+    for n in range(5):
+        ledger.set_budget(usd=Decimal(n))
+    every = ledger.entries()
+    assert [e.id for e in ledger.entries(last=2)] == [e.id for e in every[-2:]]
+    assert [e.id for e in ledger.entries(after_id=every[2].id)] == [e.id for e in every[3:]]
+    assert ledger.entries(after_id=every[-1].id) == []

@@ -15,6 +15,7 @@ from hashiru.providers.scripted import Script, ScriptedProvider
 from hashiru.runtime import Hashiru
 from hashiru.settings import Settings
 from tests.agents.conftest import make_hashiru  # noqa: F401 - the fixture, for these tests too
+from tests.conftest import refused_connections
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -59,9 +60,11 @@ def serve() -> Iterator[Callable[..., Served]]:
         started.append(Served(f"http://127.0.0.1:{port}/", hashiru, blocks))
         return started[-1]
 
+    refused_before = len(refused_connections)
     yield start
     for served in started:
         ui.shutdown(served.blocks)
+    assert refused_connections[refused_before:] == [], "the app tried to reach the internet"
 
 
 @pytest.fixture
