@@ -1,1 +1,1 @@
-"""HASHIRU's benchmarks: performance figures now, HASHIRUBench accuracy-versus-cost later."""
+"""HASHIRU's benchmarks: HASHIRUBench (accuracy against cost) and performance figures."""

@@ -1,0 +1,87 @@
+"""Costs are exactly what the calls imply: both arms against a fake Gemini, priced by hand.
+
+The real google-genai client talks to a fake Gemini on 127.0.0.1. Every call reports 1,000
+input and 100 output tokens at $1 and $10 per million (a price override), so a call costs
+$0.002. The baseline makes one call per item; HASHIRU's CEO hires a Gemini employee ($0.01
+fee), asks it once and answers: three CEO calls, one employee call and the fee, $0.018.
+"""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.bench.conftest import Bench
+from tests.bench.quiz import ITEMS, baseline_correct, hashiru_correct, number_of, reply
+from tests.fakes.gemini import FakeGemini
+from tests.fakes.server import FakeTurn, Recorded, Reply
+
+NAME = "gemini-2.5-flash"
+MODEL = f"gemini:{NAME}"
+TOKENS = {"input_tokens": 1000, "output_tokens": 100}
+
+
+class QuizGemini(FakeGemini):
+    """Answers from the request itself, so concurrent items each get their own turns."""
+
+    def __init__(self) -> None:
+        super().__init__(api_key="k", models=[NAME])
+        self._request = threading.local()  # the server answers each request on its own thread
+
+    def handle(self, request: Recorded) -> Reply:
+        self._request.body = request.body
+        return super().handle(request)
+
+    def next_turn(self, model: str) -> FakeTurn:
+        body = self._request.body
+        k = number_of(str(body["contents"][0]))
+        if "tools" not in body:  # the baseline's call, or the employee's
+            return FakeTurn(text=reply("gsm8k", k, baseline_correct(k)), **TOKENS)
+        parts = [part for content in body["contents"] for part in content["parts"]]
+        step = sum("functionResponse" in part for part in parts)
+        if step == 0:
+            hire = {"name": f"g{k}", "model": MODEL, "system_prompt": "s", "description": "d"}
+            return FakeTurn(tool_calls=[("hire_agent", hire)], **TOKENS)
+        if step == 1:
+            ask = {"name": f"g{k}", "prompt": f"Question number {k}"}
+            return FakeTurn(tool_calls=[("ask_agent", ask)], **TOKENS)
+        return FakeTurn(text=reply("gsm8k", k, hashiru_correct(k)), **TOKENS)
+
+
+@pytest.fixture
+def gemini(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    (home / "hashiru.toml").write_text(
+        f'[prices."{MODEL}"]\ninput_per_mtok = 1\noutput_per_mtok = 10\n'
+    )
+    with QuizGemini() as fake:
+        monkeypatch.setenv("GEMINI_API_KEY", "k")
+        monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", fake.url)
+        yield fake
+
+
+def test_each_arm_costs_exactly_its_calls_and_fees(bench: Bench, gemini: QuizGemini) -> None:
+    assert bench.run("gsm8k", "baseline", MODEL, "--concurrency", "4") == 0
+    assert bench.run("gsm8k", "hashiru", MODEL, "--concurrency", "4") == 0
+    assert bench.report() == 0
+
+    for record in bench.records("gsm8k", "baseline", MODEL):
+        assert Decimal(record["expense_usd"]) == Decimal("0.002")
+    for record in bench.records("gsm8k", "hashiru", MODEL):
+        assert Decimal(record["expense_usd"]) == Decimal("0.018")
+        assert record["employees"] == [{"name": record["id"].replace("test-", "g"), "model": MODEL}]
+    runs = {run["system"]: run for run in bench.summary()["runs"]}
+    assert Decimal(runs["baseline"]["mean_cost_usd"]) == Decimal("0.002")
+    assert Decimal(runs["baseline"]["total_cost_usd"]) == Decimal("0.02")
+    assert Decimal(runs["hashiru"]["mean_cost_usd"]) == Decimal("0.018")
+    assert Decimal(runs["hashiru"]["total_cost_usd"]) == Decimal("0.18")
+    assert (runs["baseline"]["accuracy"], runs["hashiru"]["accuracy"]) == (0.5, 0.6)
+    assert len(gemini.calls(":generateContent")) + len(
+        gemini.calls(":streamGenerateContent")
+    ) == ITEMS * (1 + 3 + 1)
+    markdown = (bench.out / "summary.md").read_text()
+    assert "| $0.018 vs $0.002 |" in markdown

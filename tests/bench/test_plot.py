@@ -1,0 +1,37 @@
+"""The cost-against-accuracy plot, at the edges of its range too."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from bench.hashirubench.plot import cost_vs_accuracy
+from bench.hashirubench.report import RunStats
+from bench.hashirubench.stats import wilson
+
+
+def stats(system: str, solved: int, cost: str | None) -> RunStats:
+    low, high = wilson(solved, 5)
+    return RunStats(
+        task="gsm8k",
+        system=system,
+        model="m",
+        seed=0,
+        file="f",
+        items=5,
+        errors=0,
+        accuracy=solved / 5,
+        ci_low=low,
+        ci_high=high,
+        mean_cost_usd=None if cost is None else Decimal(cost),
+        total_cost_usd=Decimal(0),
+        mean_input_tokens=1,
+        mean_output_tokens=1,
+        mean_seconds=1,
+    )
+
+
+def test_runs_at_0_and_100_percent_are_drawn_and_unknown_costs_left_out(tmp_path: Path) -> None:
+    runs = [stats("baseline", 0, "0"), stats("hashiru", 5, "0.02"), stats("hashiru", 2, None)]
+    cost_vs_accuracy(runs, tmp_path / "plot.png")
+    assert (tmp_path / "plot.png").read_bytes().startswith(b"\x89PNG")
