@@ -113,6 +113,14 @@ def _layout() -> Controls:
     gr.Markdown("## HASHIRU · your CEO agent and its team", elem_id="hashiru-header")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=520):
+            with gr.Group(visible=False, elem_id="approval") as c.approval:
+                c.approval_text = gr.Markdown()
+                c.approval_code = gr.Code(
+                    language="python", interactive=False, show_label=False, max_lines=14
+                )
+                with gr.Row():
+                    c.approve = gr.Button("Enable the tool", variant="primary", elem_id="approve")
+                    c.reject = gr.Button("Refuse", variant="stop", elem_id="reject")
             c.chatbot = gr.Chatbot(
                 label="Conversation",
                 elem_id="chat",
@@ -122,17 +130,11 @@ def _layout() -> Controls:
                 placeholder="Ask the CEO anything. It hires employees, pays them from your "
                 "budget, and fires them when done.",
             )
-            with gr.Group(visible=False, elem_id="approval") as c.approval:
-                c.approval_text = gr.Markdown()
-                c.approval_code = gr.Code(language="python", interactive=False)
-                with gr.Row():
-                    c.approve = gr.Button("Enable the tool", variant="primary", elem_id="approve")
-                    c.reject = gr.Button("Refuse", variant="stop", elem_id="reject")
             c.message = gr.MultimodalTextbox(
                 placeholder="Message the CEO (attach files for the file tools)…",
                 file_count="multiple",
                 show_label=False,
-                stop_btn=True,
+                stop_btn=False,  # shown in place of the submit button while a turn runs
                 elem_id="message",
             )
             c.new_chat = gr.Button("New conversation", size="sm", elem_id="new-chat")
@@ -177,7 +179,12 @@ def _budget_tab(c: Controls) -> None:
 def _tools_tab(c: Controls) -> None:
     with gr.Tab("Tools", elem_id="tab-tools"):
         c.tools = gr.Dataframe(
-            headers=panels.TOOL_COLUMNS, interactive=False, elem_id="tools", wrap=True
+            headers=panels.TOOL_COLUMNS,
+            interactive=False,
+            elem_id="tools",
+            wrap=True,
+            max_height=1200,  # every tool at once: a list to read, not to scroll
+            column_widths=["26%", "17%", "7%", "15%", "35%"],
         )
         with gr.Row():
             c.tool_choice = gr.Dropdown(label="Tool", choices=[], scale=3)
@@ -222,6 +229,13 @@ def _pick(c: Controls, values: dict[str, Any]) -> dict[gr.components.Component, 
     return {c[name]: value for name, value in values.items()}
 
 
+def _message_box(running: bool) -> gr.MultimodalTextbox:
+    """While a turn runs: emptied and locked, with a stop button where submit was."""
+    if running:
+        return gr.MultimodalTextbox(value=None, interactive=False, submit_btn=False, stop_btn=True)
+    return gr.MultimodalTextbox(interactive=True, submit_btn=True, stop_btn=False)
+
+
 def _wire_chat(app: App, c: Controls) -> None:
     panel_outputs = [c.team, c.fire_choices, c.gauges, c.ledger, c.spend]
     outputs = {c.chatbot, c.message, c.approval, c.approval_text, c.approval_code, *panel_outputs}
@@ -233,24 +247,38 @@ def _wire_chat(app: App, c: Controls) -> None:
         if session.running or not (text or files):
             yield {c.message: gr.MultimodalTextbox()}
             return
-        yield {c.message: gr.MultimodalTextbox(value=None, interactive=False)}
+        yield {c.message: _message_box(running=True)}
+        # Gradio streams a generator's updates as diffs, and a component skipped after it was
+        # set, in a tab not opened yet, is left broken (an empty table, a plot's JS error) when
+        # the tab opens. So once set, the panels go with every update: unchanged, no bytes.
+        panels_now: dict[Any, Any] = {}
         async for update in run_turn(session, text, files):
             shown: dict[Any, Any] = {c.chatbot: update.transcript.messages}
             if update.approval:
                 session.pending = update.approval.decision
                 shown |= _approval_prompt(c, update.approval.request)
             if update.done or isinstance(update.event, PANEL_EVENTS):
-                shown |= _pick(c, app.team(session) | app.budget(session))
-            yield shown
-        yield {c.message: gr.MultimodalTextbox(interactive=True)}
+                panels_now = _pick(c, app.team(session) | app.budget(session))
+                shown[c.fire_choices] = panels_now.pop(c.fire_choices)  # keep the person's pick
+            yield shown | panels_now
+        yield {c.message: _message_box(running=False)} | panels_now
 
     send = c.message.submit(chat, [c.message], outputs, concurrency_limit=None, **PRIVATE)
 
+    def tools_after(request: gr.Request) -> dict:  # the turn may have made or deleted a tool
+        return _pick(c, app.tools(app.session(request)))
+
+    send.then(tools_after, None, [c.tools, c.tool_choice], **QUIET)
+
     async def stopped(request: gr.Request) -> dict:
         session = app.session(request)
+        for _ in range(100):  # Gradio may cancel the turn before it has wound down
+            if not session.running:
+                break
+            await asyncio.sleep(0.05)
         return {
             c.chatbot: session.chat,
-            c.message: gr.MultimodalTextbox(interactive=True),
+            c.message: _message_box(running=False),
             c.approval: gr.Group(visible=False),
         }
 
@@ -259,7 +287,7 @@ def _wire_chat(app: App, c: Controls) -> None:
     )
 
     def decide(approved: bool):
-        def handler(request: gr.Request) -> dict:
+        async def handler(request: gr.Request) -> dict:  # on the loop that awaits the future
             session = app.session(request)
             if session.pending is not None and not session.pending.done():
                 session.pending.set_result(approved)
@@ -428,7 +456,7 @@ def _wire_refresh(app: App, c: Controls, blocks: gr.Blocks, search_memories: Cal
     def tick(request: gr.Request) -> dict:
         session = app.session(request)
         if session.running:  # the chat handler refreshes the panels itself
-            return {}
+            return gr.skip()
         return _pick(c, app.team(session) | app.budget(session))
 
     everything = [

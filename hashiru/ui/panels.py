@@ -23,7 +23,7 @@ from hashiru.runtime import Hashiru
 
 TEAM_COLUMNS = ["name", "model", "where", "calls", "fails", "USD", "mean s"]
 LEDGER_COLUMNS = ["#", "time", "kind", "agent", "model", "tokens", "USD"]
-TOOL_COLUMNS = ["name", "origin", "version", "state", "description"]
+TOOL_COLUMNS = ["name", "origin", "v", "state", "description"]
 MEMORY_COLUMNS = ["id", "kind", "text", "recalls", "created"]
 LEDGER_ROWS = 200
 
@@ -108,7 +108,9 @@ def spend_frame(entries: list[Entry], since: datetime) -> pd.DataFrame:
         if entry.kind in ("settle", "hire", "adjust") and entry.usd:
             total += float(entry.usd)
             points.append((entry.at, total))
-    return pd.DataFrame(points, columns=["time", "spent USD"])
+    frame = pd.DataFrame(points, columns=["time", "spent USD"])
+    frame["time"] = pd.to_datetime(frame["time"], utc=True)  # one dtype, so the axis is time
+    return frame
 
 
 def tool_rows(hashiru: Hashiru) -> list[list[Any]]:

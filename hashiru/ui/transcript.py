@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from hashiru.agents.events import (
@@ -38,7 +39,7 @@ class Transcript:
         self._steps: dict[str, ChatItem] = {}
 
     def user(self, text: str, files: Sequence[str] = ()) -> None:
-        attached = "".join(f"\n\n📎 `{name}`" for name in files)
+        attached = "".join(f"\n\n*attached:* `{name}`" for name in files)
         self.messages.append({"role": "user", "content": text + attached})
         self._open_text, self._step_text = None, ""
 
@@ -50,7 +51,7 @@ class Transcript:
         elif isinstance(event, ToolCallStarted):
             self._open_text, self._step_text = None, ""
             self._steps[event.call_id] = self._step(
-                f"🛠 {_call_title(event.name, event.arguments)}",
+                f"⚙ {_call_title(event.name, event.arguments)}",
                 _arguments(event.arguments),
                 status="pending",
                 id=event.call_id,
@@ -61,7 +62,7 @@ class Transcript:
             lines = [
                 f"- {m['text']} *({m['kind']}, {m['similarity']:.2f})*" for m in event.memories
             ]
-            self._step(f"🧠 Recalled {_count(len(lines), 'memory', 'memories')}", "\n".join(lines))
+            self._step(f"◆ Recalled {_count(len(lines), 'memory', 'memories')}", "\n".join(lines))
         elif isinstance(event, Answer):
             if event.text.strip() and event.text.strip() != self._step_text.strip():
                 self.messages.append({"role": "assistant", "content": event.text})
@@ -70,7 +71,10 @@ class Transcript:
 
     def error(self, message: str) -> None:
         self._open_text = None
-        self.messages.append({"role": "assistant", "content": f"⚠️ **{message}**"})
+        for step in self._steps.values():  # calls the run left unfinished: no spinner forever
+            step["metadata"] = {**step["metadata"], "status": "done"}
+        self._steps.clear()
+        self.messages.append({"role": "assistant", "content": f"⚠ **{message}**"})
 
     def _stream(self, text: str) -> None:
         if self._open_text is None:
@@ -91,7 +95,7 @@ class Transcript:
 
     def _finish(self, event: ToolCallFinished) -> None:
         item = self._steps.pop(event.call_id, None) or self._step("", "")
-        mark = "✅" if event.ok else "❌"
+        mark = "✓" if event.ok else "✗"
         metadata = {
             "title": f"{mark} {_call_title(event.name, event.arguments)}",
             "status": "done",
@@ -138,8 +142,12 @@ def _cost(result: str) -> str | None:
     if not isinstance(value, dict):
         return None
     for field in ("cost_usd", "hire_fee_usd"):
-        if value.get(field) not in (None, "0", 0):
-            return str(value[field])
+        try:
+            cost = Decimal(str(value.get(field)))
+            if cost > 0:  # a local model's cost can be "0E-16": nothing
+                return f"{cost:.4f}"  # as the team and budget panels show money
+        except InvalidOperation:
+            continue
     return None
 
 

@@ -81,11 +81,13 @@ async def run_turn(
         transcript.error(f"Something went wrong in HASHIRU ({type(exc).__name__}); see its log.")
         yield TurnUpdate(transcript, done=True)
     finally:
-        session.running = False
-        if not task.done():  # stopped: cancel the run, which releases its ledger holds
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            transcript.error("Stopped. The CEO's conversation is as it was before this turn.")
+        try:
+            if not task.done():  # stopped: cancel the run, which releases its ledger holds
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+                transcript.error("Stopped. The CEO's conversation is as it was before this turn.")
+        finally:
+            session.running = False  # last: the stop handler waits for the chat to be final
 
 
 def place_attachments(files: Sequence[str], workspace: Path) -> list[str]:

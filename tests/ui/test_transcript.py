@@ -52,14 +52,14 @@ def test_a_tool_call_is_a_pending_step_then_a_done_step_with_answer_and_cost():
     t = fold(ToolCallStarted(call_id="c1", name="ask_agent", arguments=ASK))
     step = t.messages[-1]
     assert step["metadata"]["status"] == "pending"
-    assert step["metadata"]["title"] == "🛠 ask_agent → poet"
+    assert step["metadata"]["title"] == "⚙ ask_agent → poet"
     assert '"prompt": "a haiku"' in step["content"]
 
     t.apply(finished({"agent": "poet", "answer": "Waves fold.", "cost_usd": "0.0021"}))
     assert len(t.messages) == 2  # the same step, updated in place
     metadata = t.messages[-1]["metadata"]
     assert metadata["status"] == "done"
-    assert metadata["title"] == "✅ ask_agent → poet"
+    assert metadata["title"] == "✓ ask_agent → poet"
     assert metadata["log"] == "$0.0021"
     assert metadata["duration"] == 1.23
     assert "**poet:** Waves fold." in t.messages[-1]["content"]
@@ -82,7 +82,7 @@ def test_a_failed_call_shows_its_error_and_no_cost():
         finished({"error": "no employee named 'poet'"}, ok=False),
     )
     step = t.messages[-1]
-    assert step["metadata"]["title"].startswith("❌")
+    assert step["metadata"]["title"].startswith("✗")
     assert "log" not in step["metadata"]
     assert "**Error:** no employee named 'poet'" in step["content"]
 
@@ -98,7 +98,7 @@ def test_long_results_are_clipped():
 def test_recalled_memories_are_their_own_step():
     memory = {"id": "m1", "text": "The user likes haiku.", "kind": "preference", "similarity": 0.8}
     t = fold(MemoriesRecalled(memories=[memory]))
-    assert t.messages[-1]["metadata"]["title"] == "🧠 Recalled 1 memory"
+    assert t.messages[-1]["metadata"]["title"] == "◆ Recalled 1 memory"
     assert "The user likes haiku. *(preference, 0.80)*" in t.messages[-1]["content"]
 
 
@@ -106,14 +106,14 @@ def test_a_failed_run_is_a_readable_message():
     t = fold(TextDelta(text="Hm"), RunFailed(message="The expense budget is exhausted."))
     assert t.messages[-1] == {
         "role": "assistant",
-        "content": "⚠️ **The expense budget is exhausted.**",
+        "content": "⚠ **The expense budget is exhausted.**",
     }
 
 
 def test_attachments_are_named_under_the_users_message():
     t = Transcript()
     t.user("summarise", ["notes.txt"])
-    assert t.messages == [{"role": "user", "content": "summarise\n\n📎 `notes.txt`"}]
+    assert t.messages == [{"role": "user", "content": "summarise\n\n*attached:* `notes.txt`"}]
 
 
 def test_earlier_messages_are_kept_and_not_shared():
