@@ -134,7 +134,7 @@ def _layout() -> Controls:
                 placeholder="Message the CEO (attach files for the file tools)…",
                 file_count="multiple",
                 show_label=False,
-                stop_btn=False,  # shown in place of the submit button while a turn runs
+                stop_btn=True,
                 elem_id="message",
             )
             c.new_chat = gr.Button("New conversation", size="sm", elem_id="new-chat")
@@ -230,10 +230,14 @@ def _pick(c: Controls, values: dict[str, Any]) -> dict[gr.components.Component, 
 
 
 def _message_box(running: bool) -> gr.MultimodalTextbox:
-    """While a turn runs: emptied and locked, with a stop button where submit was."""
+    """Emptied and locked while a turn runs (its stop button still works), then free again.
+
+    The stop button stays in place: swapping it for the submit button by updates left it
+    missing in one of our CI runs, and a turn that cannot be stopped is worse than a button.
+    """
     if running:
-        return gr.MultimodalTextbox(value=None, interactive=False, submit_btn=False, stop_btn=True)
-    return gr.MultimodalTextbox(interactive=True, submit_btn=True, stop_btn=False)
+        return gr.MultimodalTextbox(value=None, interactive=False)
+    return gr.MultimodalTextbox(interactive=True)
 
 
 def _wire_chat(app: App, c: Controls) -> None:
