@@ -244,14 +244,18 @@ def _wire_chat(app: App, c: Controls) -> None:
     panel_outputs = [c.team, c.fire_choices, c.gauges, c.ledger, c.spend]
     outputs = {c.chatbot, c.message, c.approval, c.approval_text, c.approval_code, *panel_outputs}
 
+    def take(message: dict[str, Any] | None) -> tuple[gr.MultimodalTextbox, Any]:
+        """Empty and lock the box at once, in a step of its own (a generator's first update
+        was seen to arrive too late), and hand the message on to `chat`."""
+        return _message_box(running=True), message
+
     async def chat(message: dict[str, Any] | None, request: gr.Request):
         session = app.session(request)
         text = ((message or {}).get("text") or "").strip()
         files = (message or {}).get("files") or []
         if session.running or not (text or files):
-            yield {c.message: gr.MultimodalTextbox()}
+            yield {c.message: _message_box(running=False)}
             return
-        yield {c.message: _message_box(running=True)}
         # Gradio streams a generator's updates as diffs, and a component skipped after it was
         # set, in a tab not opened yet, is left broken (an empty table, a plot's JS error) when
         # the tab opens. So once set, the panels go with every update: unchanged, no bytes.
@@ -267,7 +271,10 @@ def _wire_chat(app: App, c: Controls) -> None:
             yield shown | panels_now
         yield {c.message: _message_box(running=False)} | panels_now
 
-    send = c.message.submit(chat, [c.message], outputs, concurrency_limit=None, **PRIVATE)
+    taken = gr.State()
+    send = c.message.submit(take, [c.message], [c.message, taken], **QUIET).then(
+        chat, [taken], outputs, concurrency_limit=None, **PRIVATE
+    )
 
     def tools_after(request: gr.Request) -> dict:  # the turn may have made or deleted a tool
         return _pick(c, app.tools(app.session(request)))
