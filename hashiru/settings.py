@@ -114,8 +114,12 @@ class Settings(BaseModel):
 
     def updated(self, **changes: Any) -> Settings:
         """A validated copy with `changes` applied (a session's switches, caps or CEO model)."""
+        return self._validated({**dict(self), **changes})
+
+    @classmethod
+    def _validated(cls, values: dict[str, Any]) -> Settings:
         try:
-            return type(self).model_validate({**dict(self), **changes})
+            return cls.model_validate(values)
         except ValidationError as exc:
             raise ConfigError(_one_line(exc)) from None
 
@@ -136,10 +140,7 @@ class Settings(BaseModel):
                     values[name] = environ[env_name]
                     break
         values.update({k: v for k, v in overrides.items() if v is not None})
-        try:
-            return cls.model_validate(values)
-        except ValidationError as exc:
-            raise ConfigError(_one_line(exc)) from None
+        return cls._validated(values)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,18 +17,18 @@ from gradio.utils import get_upload_folder
 from hashiru.errors import ConfigError
 from hashiru.messages import Message
 from hashiru.runtime import ceo_system_prompt
-from hashiru.ui.session import Session, Sessions
+from hashiru.ui.session import Session
 from hashiru.ui.turn import run_turn
 
 History = list[dict[str, Any]]
 
 
-def add_api(sessions: Sessions) -> None:
+def add_api(session_of: Callable[[gr.Request], Session]) -> None:
     """Register `/update_model` and `/chat` on the Blocks being built."""
 
     def update_model(modeIndexes: list[str], request: gr.Request) -> list[str]:
         """Turn on exactly these modes (ENABLE_AGENT_CREATION, ENABLE_MEMORY, ...)."""
-        session = sessions.get(request.session_hash)
+        session = session_of(request)
         try:
             session.set_modes(list(modeIndexes or []))
         except ConfigError as exc:
@@ -38,9 +39,8 @@ def add_api(sessions: Sessions) -> None:
         message: dict[str, Any], history: History | None = None, request: gr.Request = None
     ) -> tuple[str, History]:
         """Answer `message` ({"text", "files"}), continuing `history` when it is given."""
-        settings = sessions.get(request.session_hash if request else None)
         earlier = [_plain(turn) for turn in history or [] if _is_said(turn)]
-        session = Session(settings.workspace, dict(settings.changes), _conversation(earlier))
+        session = session_of(request).fresh(_conversation(earlier))
         files = _uploaded(message.get("files") or [])
         answer = ""
         async for update in run_turn(session, message.get("text") or "", files, ask_approval=False):

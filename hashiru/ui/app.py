@@ -8,6 +8,7 @@ endpoints of the original HASHIRUBench are added by `api`, and are the only publ
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -16,8 +17,8 @@ from typing import Any
 import gradio as gr
 
 from hashiru.agents.events import AgentFired, AgentHired, ToolCallFinished
-from hashiru.economy.resources import GIB
-from hashiru.errors import HashiruError
+from hashiru.economy.resources import GIB, gib
+from hashiru.errors import ConfigError, HashiruError
 from hashiru.providers.discovery import survey
 from hashiru.runtime import Hashiru
 from hashiru.ui import panels
@@ -28,6 +29,8 @@ from hashiru.ui.turn import run_turn
 PRIVATE = {"api_visibility": "private"}
 QUIET = {**PRIVATE, "show_progress": "hidden"}
 PANEL_EVENTS = (ToolCallFinished, AgentHired, AgentFired)
+COMPANY_PANELS = ("team", "fire_choices", "gauges", "ledger", "spend")
+"""What `App.company` fills: the team and the budget, refreshed together."""
 REFRESH_SECONDS = 5.0
 
 CSS = """
@@ -61,10 +64,16 @@ class App:
         self.loop: asyncio.AbstractEventLoop | None = None  # Gradio's, where the runs happen
 
     def session(self, request: gr.Request) -> Session:
-        self.loop = self.loop or asyncio.get_running_loop()
+        if self.loop is None:  # the first async handler tells it; sync ones run on threads
+            with contextlib.suppress(RuntimeError):
+                self.loop = asyncio.get_running_loop()
         return self.sessions.get(request.session_hash)
 
     # --- panels -------------------------------------------------------------------------
+
+    def company(self, session: Session) -> dict[str, Any]:
+        """The team and the budget (COMPANY_PANELS), which every hire, call and fire moves."""
+        return self.team(session) | self.budget(session)
 
     def team(self, session: Session) -> dict[str, Any]:
         rows = panels.team_rows(session.hashiru)
@@ -89,7 +98,7 @@ def build_app(workspace: Hashiru) -> gr.Blocks:
     app = App(workspace)
     with gr.Blocks(title="HASHIRU", analytics_enabled=False) as blocks:
         blocks.hashiru_app = app  # for launch() and the tests
-        add_api(app.sessions)  # first, so these two own their names
+        add_api(app.session)  # first, so these two own their names
         c = _layout()
         _wire_chat(app, c)
         _wire_team(app, c)
@@ -240,9 +249,13 @@ def _message_box(running: bool) -> gr.MultimodalTextbox:
     return gr.MultimodalTextbox(interactive=True)
 
 
+def _outputs(c: Controls, names: tuple[str, ...]) -> list[gr.components.Component]:
+    return [c[name] for name in names]
+
+
 def _wire_chat(app: App, c: Controls) -> None:
-    panel_outputs = [c.team, c.fire_choices, c.gauges, c.ledger, c.spend]
-    outputs = {c.chatbot, c.message, c.approval, c.approval_text, c.approval_code, *panel_outputs}
+    chat_outputs = [c.chatbot, c.message, c.approval, c.approval_text, c.approval_code]
+    outputs = {*chat_outputs, *_outputs(c, COMPANY_PANELS)}
 
     def take(message: dict[str, Any] | None) -> tuple[gr.MultimodalTextbox, Any]:
         """Empty and lock the box at once, in a step of its own (a generator's first update
@@ -266,7 +279,7 @@ def _wire_chat(app: App, c: Controls) -> None:
                 session.pending = update.approval.decision
                 shown |= _approval_prompt(c, update.approval.request)
             if update.done or isinstance(update.event, PANEL_EVENTS):
-                panels_now = _pick(c, app.team(session) | app.budget(session))
+                panels_now = _pick(c, app.company(session))
                 shown[c.fire_choices] = panels_now.pop(c.fire_choices)  # keep the person's pick
             yield shown | panels_now
         yield {c.message: _message_box(running=False)} | panels_now
@@ -328,13 +341,13 @@ def _approval_prompt(c: Controls, request: Any) -> dict:
 
 
 def _wire_team(app: App, c: Controls) -> None:
-    outputs = [c.team, c.fire_choices, c.gauges, c.ledger, c.spend]
+    outputs = _outputs(c, COMPANY_PANELS)
 
     async def fire(name: str | None, request: gr.Request) -> dict:
         session = app.session(request)
         if name:
             _attempt(session.hashiru.company.fire, "", name)
-        return _pick(c, app.team(session) | app.budget(session))
+        return _pick(c, app.company(session))
 
     async def hire(name, model, prompt, description, request: gr.Request) -> dict:
         session = app.session(request)
@@ -344,7 +357,7 @@ def _wire_team(app: App, c: Controls) -> None:
             gr.Info(f"Hired {name}.")
         except HashiruError as exc:
             gr.Warning(str(exc))
-        return _pick(c, app.team(session) | app.budget(session))
+        return _pick(c, app.company(session))
 
     c.fire.click(fire, [c.fire_choices], outputs, **QUIET)
     hiring = [c.hire_name, c.hire_model, c.hire_prompt, c.hire_description]
@@ -423,7 +436,7 @@ def _wire_settings(app: App, c: Controls) -> None:
         def handler(value: Any, request: gr.Request) -> dict:
             session = app.session(request)
             _attempt(session.configure, **{name: value or None})
-            return _pick(c, app.tools(session)) | {c[name]: _setting(session, name)}
+            return _pick(c, app.tools(session)) | {c[name]: getattr(session.hashiru.settings, name)}
 
         return handler
 
@@ -438,10 +451,6 @@ def _wire_settings(app: App, c: Controls) -> None:
         c[name].input(configure(name), [c[name]], [*tool_outputs, c[name]], **QUIET)
 
 
-def _setting(session: Session, name: str) -> Any:
-    return getattr(session.hashiru.settings, name)
-
-
 def _wire_refresh(app: App, c: Controls, blocks: gr.Blocks, search_memories: Callable) -> None:
     """Fill the page for a new session, keep shared panels fresh, forget closed sessions."""
 
@@ -451,9 +460,12 @@ def _wire_refresh(app: App, c: Controls, blocks: gr.Blocks, search_memories: Cal
         models = [
             m.ref for s in await survey(session.hashiru.providers) if s.available for m in s.models
         ]
-        ceo = settings.ceo_model or (models[0] if models else None)
+        try:
+            ceo = await session.hashiru.ceo_model()  # what a turn would use, as doctor says
+        except ConfigError:
+            ceo = None
         state = session.hashiru.ledger.state()
-        return _pick(c, app.team(session) | app.budget(session) | app.tools(session)) | {
+        return _pick(c, app.company(session) | app.tools(session)) | {
             c.chatbot: session.chat,
             c.modes: session.modes(),
             c.ceo_model: gr.Dropdown(choices=models, value=ceo),
@@ -461,23 +473,23 @@ def _wire_refresh(app: App, c: Controls, blocks: gr.Blocks, search_memories: Cal
             c.max_steps: settings.max_steps,
             c.max_seconds: settings.max_seconds,
             c.usd: float(state.usd_total),
-            c.gib: float(round(Decimal(state.memory_total_bytes) / GIB, 2)),
+            c.gib: float(gib(state.memory_total_bytes)),
         }
 
     def tick(request: gr.Request) -> dict:
         session = app.session(request)
         if session.running:  # the chat handler refreshes the panels itself
             return gr.skip()
-        return _pick(c, app.team(session) | app.budget(session))
+        return _pick(c, app.company(session))
 
     everything = [
-        c.team, c.fire_choices, c.gauges, c.ledger, c.spend, c.tools, c.tool_choice,
-        c.chatbot, c.modes, c.ceo_model, c.hire_model, c.max_steps, c.max_seconds, c.usd, c.gib,
+        *_outputs(c, COMPANY_PANELS), c.tools, c.tool_choice, c.chatbot, c.modes,
+        c.ceo_model, c.hire_model, c.max_steps, c.max_seconds, c.usd, c.gib,
     ]  # fmt: skip
     blocks.load(opened, None, everything, **QUIET)
     blocks.load(search_memories, [c.memory_query], [c.memories, c.memory_id], **QUIET)
     timer = gr.Timer(REFRESH_SECONDS)
-    timer.tick(tick, None, [c.team, c.fire_choices, c.gauges, c.ledger, c.spend], **QUIET)
+    timer.tick(tick, None, _outputs(c, COMPANY_PANELS), **QUIET)
 
     def closed(request: gr.Request) -> None:
         app.sessions.drop(request.session_hash)

@@ -22,7 +22,8 @@ MODES: dict[str, str] = {f"ENABLE_{switch.upper()}": f"enable_{switch}" for swit
 """The original HASHIRU's mode names (its `/update_model` API) and the settings they set."""
 
 MODE_LABELS: dict[str, str] = {
-    f"ENABLE_{switch.upper()}": switch.replace("_", " ").capitalize() for switch in SWITCHES
+    mode: name.removeprefix("enable_").replace("_", " ").capitalize()
+    for mode, name in MODES.items()
 }
 
 
@@ -36,16 +37,20 @@ class Session:
     chat: list[ChatItem] = field(default_factory=list)  # what the chat shows
     running: bool = False
     pending: asyncio.Future[bool] | None = None  # a tool awaiting the person's approval
+    hashiru: Hashiru = field(init=False)  # the workspace seen with this session's settings
 
-    @property
-    def hashiru(self) -> Hashiru:
-        return self.workspace.configured(**self.changes) if self.changes else self.workspace
+    def __post_init__(self) -> None:
+        self.hashiru = self.workspace.configured(**self.changes) if self.changes else self.workspace
 
     def configure(self, **changes: Any) -> None:
         """Change this session's settings; a bad value raises ConfigError and changes nothing."""
         merged = {**self.changes, **changes}
-        self.workspace.configured(**merged)  # validates
+        self.hashiru = self.workspace.configured(**merged)
         self.changes = merged
+
+    def fresh(self, history: list[Message] | None) -> Session:
+        """A new conversation (continuing `history`, if any) with this session's settings."""
+        return Session(self.workspace, dict(self.changes), history)
 
     def modes(self) -> list[str]:
         settings = self.hashiru.settings
@@ -80,6 +85,3 @@ class Sessions:
     def drop(self, session_hash: str | None) -> None:
         with self._lock:
             self._sessions.pop(session_hash or "", None)
-
-    def __len__(self) -> int:
-        return len(self._sessions)

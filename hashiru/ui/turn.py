@@ -93,9 +93,10 @@ async def run_turn(
 def place_attachments(files: Sequence[str], workspace: Path) -> list[str]:
     """Copy uploaded files into the workspace (never over an existing file); their new names."""
     placed = []
+    if files:
+        workspace.mkdir(parents=True, exist_ok=True)
     for file in files:
         source = Path(file)
-        workspace.mkdir(parents=True, exist_ok=True)
         target = workspace / source.name
         n = 1
         while target.exists():

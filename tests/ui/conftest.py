@@ -27,6 +27,17 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+ORIGINAL_MODES = [
+    "ENABLE_AGENT_CREATION",
+    "ENABLE_LOCAL_AGENTS",
+    "ENABLE_CLOUD_AGENTS",
+    "ENABLE_TOOL_CREATION",
+    "ENABLE_TOOL_INVOCATION",
+    "ENABLE_RESOURCE_BUDGET",
+    "ENABLE_ECONOMY_BUDGET",
+    "ENABLE_MEMORY",
+]
+"""The original HASHIRUBench's mode names, as its scripts send them to /update_model."""
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 

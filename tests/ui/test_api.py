@@ -11,18 +11,7 @@ from gradio_client import Client, handle_file
 
 from hashiru.messages import Message, ToolSpec
 from hashiru.providers.scripted import Script
-from tests.ui.conftest import call
-
-ALL_MODES = [
-    "ENABLE_AGENT_CREATION",
-    "ENABLE_LOCAL_AGENTS",
-    "ENABLE_CLOUD_AGENTS",
-    "ENABLE_TOOL_CREATION",
-    "ENABLE_TOOL_INVOCATION",
-    "ENABLE_RESOURCE_BUDGET",
-    "ENABLE_ECONOMY_BUDGET",
-    "ENABLE_MEMORY",
-]
+from tests.ui.conftest import ORIGINAL_MODES, call
 
 
 def tool_names(messages: Sequence[Message], tools: Sequence[ToolSpec]) -> dict:
@@ -58,7 +47,7 @@ def test_update_model_turns_on_exactly_the_modes_given(serve):
     assert {"ask_agent", "list_agents", "run_python", "get_budget"} <= offered
     assert not offered & {"hire_agent", "fire_agent", "create_tool", "save_memory"}
 
-    app.predict(modeIndexes=ALL_MODES, api_name="/update_model")
+    app.predict(modeIndexes=ORIGINAL_MODES, api_name="/update_model")
     answer, _ = app.predict(message={"text": "tools?", "files": []}, api_name="/chat")
     assert {"hire_agent", "create_tool", "save_memory"} <= set(answer.split())
 
@@ -90,6 +79,8 @@ def test_chat_returns_the_answer_and_a_plain_history_that_a_second_turn_continue
     assert response == "user:What is 17 * 23? | assistant:391 | user:And plus 1?"
     assert [turn["content"] for turn in history][-2:] == ["And plus 1?", response]
     assert all(isinstance(turn["content"], str) for turn in history)
+    # the API's calls also tell the app its event loop, where shutdown stops the sandbox
+    assert served.blocks.hashiru_app.loop is not None
 
 
 def test_without_history_each_chat_is_a_new_conversation(serve):

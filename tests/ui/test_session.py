@@ -6,24 +6,15 @@ import pytest
 
 from hashiru.errors import ConfigError
 from hashiru.providers.scripted import Script
-from hashiru.ui.session import MODES, Sessions
+from hashiru.settings import SWITCHES
+from hashiru.ui.session import MODE_LABELS, MODES, Sessions
+from tests.ui.conftest import ORIGINAL_MODES
 
 
-def test_modes_name_every_switch_the_original_way():
-    assert list(MODES)[:2] == ["ENABLE_AGENT_CREATION", "ENABLE_LOCAL_AGENTS"]
-    assert set(MODES.values()) == {
-        f"enable_{s}"
-        for s in (
-            "agent_creation",
-            "local_agents",
-            "cloud_agents",
-            "tool_creation",
-            "tool_invocation",
-            "resource_budget",
-            "economy_budget",
-            "memory",
-        )
-    }
+def test_modes_are_the_original_names_of_every_switch():
+    assert list(MODES) == ORIGINAL_MODES
+    assert set(MODES.values()) == {f"enable_{switch}" for switch in SWITCHES}
+    assert MODE_LABELS["ENABLE_TOOL_CREATION"] == "Tool creation"
 
 
 async def test_sessions_have_their_own_settings_over_one_workspace(make_hashiru):
