@@ -6,11 +6,19 @@ These are for configuration mistakes and failures that end a call or a run.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Literal
 
 
 class HashiruError(Exception):
-    """Base of every error HASHIRU raises on purpose; its message is fit to show a user."""
+    """Base of every error HASHIRU raises on purpose; its message is fit to show a user.
+
+    An error that ends a run says which run it was and what the run had spent by then (the
+    ledger keeps that spend): `Hashiru.run` sets both before it re-raises.
+    """
+
+    run_id: str | None = None
+    spent_usd: Decimal | None = None
 
 
 class ConfigError(HashiruError):
@@ -22,6 +30,19 @@ ProviderErrorKind = Literal[
 ]
 
 RETRYABLE_KINDS: frozenset[str] = frozenset({"rate_limit", "server", "timeout", "connection"})
+
+_STATUS_KINDS: dict[int, ProviderErrorKind] = {
+    401: "auth",
+    403: "auth",
+    404: "not_found",
+    408: "timeout",
+    429: "rate_limit",
+}
+
+
+def error_kind_for_status(status: int) -> ProviderErrorKind:
+    """What an HTTP error status means to us; every backend's and embedder's statuses map here."""
+    return _STATUS_KINDS.get(status, "server" if status >= 500 else "bad_request")
 
 
 class ProviderError(HashiruError):
@@ -40,6 +61,11 @@ class ProviderError(HashiruError):
         status_text = f" (HTTP {status})" if status else ""
         super().__init__(f"{provider}: {kind.replace('_', ' ')}{status_text}: {message}")
 
+    @classmethod
+    def for_status(cls, provider: str, status: int, message: str) -> ProviderError:
+        """The error for an HTTP error reply, its kind taken from the status."""
+        return cls(provider, error_kind_for_status(status), message or "no detail given", status)
+
     @property
     def retryable(self) -> bool:
         return self.kind in RETRYABLE_KINDS
@@ -51,6 +77,11 @@ class AgentError(HashiruError):
 
 class BudgetExceeded(HashiruError):
     """A hire or call does not fit the budget; the message says what is free and what to do."""
+
+
+class LedgerError(HashiruError):
+    """The ledger was asked for something its rows forbid: firing someone not hired, closing a
+    hold twice, a negative amount. The caller's mistake; the message says what to do instead."""
 
 
 class RunLimitError(HashiruError):

@@ -1,19 +1,20 @@
-"""The composition root: builds settings, providers, employees and tools into one Hashiru.
+"""The composition root: builds the workspace's components, each from its own part of Settings.
 
-The CLI, the UI and the benchmarks all go through `Hashiru.run`, and render its events.
+The CLI, the UI and the benchmarks all go through `Hashiru.run`, and render its events. What a
+run may do (its CEO model, caps, switches, spending cap, tool approval) is a `RunPolicy` value
+passed to `run`; the workspace (ledger, team, tools, memories) is shared by every run.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
@@ -24,21 +25,24 @@ from hashiru.agents.hr_tools import HiredAgent, Workforce, hr_tools
 from hashiru.agents.loop import ToolRecord, run_loop
 from hashiru.agents.memory_tools import TOOL_NAMES as MEMORY_TOOL_NAMES
 from hashiru.agents.memory_tools import brief, memory_tools, recall_message
-from hashiru.agents.metering import Meter
+from hashiru.agents.metering import Meter, MeterConfig
 from hashiru.agents.roster import CEO, Roster
 from hashiru.agents.toolsmith import Approver, Toolsmith, refuse_all
 from hashiru.economy.ledger import Ledger
 from hashiru.economy.prices import PriceBook
 from hashiru.economy.resources import gib, memory_budget_bytes
 from hashiru.errors import ConfigError, HashiruError
-from hashiru.memory.store import ChromaMemoryStore
 from hashiru.messages import Message, Usage
 from hashiru.providers import Provider, Providers
 from hashiru.providers.discovery import default_ceo_model
-from hashiru.settings import Settings
+from hashiru.settings import RunPolicy, Settings
 from hashiru.tools import Tool
 from hashiru.tools.registry import ToolRegistry
-from hashiru.tools.sandbox import Sandbox
+from hashiru.tools.sandbox import Sandbox, SandboxConfig
+from hashiru.tools.web import FetchConfig
+
+if TYPE_CHECKING:  # Chroma and the embedding model load only when memory is first used
+    from hashiru.memory.store import ChromaMemoryStore
 
 
 def ceo_system_prompt() -> str:
@@ -66,24 +70,37 @@ class RunResult(BaseModel):
 
 
 class Hashiru:
+    """One workspace (`settings.home`): its ledger, team, tools and memories, and runs on it."""
+
     def __init__(self, settings: Settings, providers: Providers | None = None) -> None:
         self.settings = settings
+        self.policy = settings.policy()  # what a run chooses when it is given no policy
         self.providers = providers or Providers(settings)
         self.ledger = Ledger(
             settings.home / "ledger.sqlite",
             default_usd=settings.budget_usd,
-            default_memory_bytes=memory_budget_bytes(settings),
+            default_memory_bytes=memory_budget_bytes(
+                settings.memory_gib, settings.memory_reserve_gib
+            ),
         )
+        self.prices = PriceBook.from_settings(settings)
         self.company = Company(
-            settings,
             self.providers,
             Roster(settings.home / "employees.sqlite"),
             self.ledger,
-            PriceBook(settings),
+            self.prices,
+            hire_fee_usd=settings.hire_fee_usd,
         )
-        self.sandbox = Sandbox(settings)
-        self.toolsmith = Toolsmith(settings, ToolRegistry(settings.home / "tools"), self.sandbox)
-        self._memory: list[ChromaMemoryStore] = []  # shared with every configured() view
+        self.sandbox = Sandbox(SandboxConfig.from_settings(settings))
+        self.toolsmith = Toolsmith(
+            ToolRegistry(settings.home / "tools"),
+            self.sandbox,
+            workspace=settings.workspace_dir,
+            fetch=FetchConfig.from_settings(settings),
+            tool_imports=settings.tool_imports,
+        )
+        self._meter_config = MeterConfig.from_settings(settings)
+        self._memory: ChromaMemoryStore | None = None
         self._memory_lock = threading.Lock()
 
     @classmethod
@@ -94,9 +111,10 @@ class Hashiru:
         extra = {p.name: p for p in extra_providers or []}
         return cls(settings, Providers(settings, extra))
 
-    async def ceo_model(self) -> str:
-        if self.settings.ceo_model:
-            return self.settings.ceo_model
+    async def ceo_model(self, policy: RunPolicy | None = None) -> str:
+        """The policy's CEO model, or the best one available here."""
+        if chosen := (policy or self.policy).ceo_model:
+            return chosen
         ref = await default_ceo_model(self.providers)
         if ref is None:
             raise ConfigError(
@@ -106,8 +124,9 @@ class Hashiru:
             )
         return ref
 
-    def meter(self, run_id: str, budget_usd: Decimal | None = None) -> Meter:
-        return Meter(self.ledger, self.company.prices, self.settings, run_id, budget_usd)
+    def meter(self, run_id: str, policy: RunPolicy | None = None) -> Meter:
+        """The till a run pays through, charging by its policy."""
+        return Meter(self.ledger, self.prices, self._meter_config, run_id, policy or self.policy)
 
     def tools(
         self,
@@ -116,44 +135,33 @@ class Hashiru:
         emit: Callable[[Event], None],
         approve: Approver = refuse_all,
     ) -> list[Tool]:
-        """The CEO's tools right now: its workforce tools, built-ins and the tools it made."""
+        """The CEO's tools right now, as the run's policy (its meter's) allows: workforce tools,
+        memory tools, built-ins and the tools it made."""
         tools = hr_tools(self.company, meter, workforce, emit)
-        if self.settings.enable_memory:
+        if meter.policy.enable_memory:
             tools += memory_tools(self.memory, meter.run_id)
         reserved = (*HR_TOOL_NAMES, *MEMORY_TOOL_NAMES)
-        return tools + self.toolsmith.tools(meter.run_id, approve, reserved=reserved)
-
-    def configured(self, **changes: Any) -> Hashiru:
-        """This workspace with other switches, caps or CEO model (one UI session's settings).
-
-        The view shares the ledger, the roster, the sandbox, the tools and the memories, so
-        sessions with different settings still spend from one budget and see one team.
-        """
-        view = copy.copy(self)
-        view.settings = self.settings.updated(**changes)
-        view.company = copy.copy(self.company)
-        view.company.settings = view.settings
-        view.toolsmith = copy.copy(self.toolsmith)
-        view.toolsmith.settings = view.settings
-        return view
+        return tools + self.toolsmith.tools(meter.run_id, meter.policy, approve, reserved)
 
     @property
     def memory(self) -> ChromaMemoryStore:
         """Opened on first use: Chroma and the embedding model take a second to load."""
         with self._memory_lock:
-            if not self._memory:
-                self._memory.append(ChromaMemoryStore(self.settings))
-            return self._memory[0]
+            if self._memory is None:
+                from hashiru.memory.store import ChromaMemoryStore, MemoryConfig
 
-    async def recall(self, task: str, emit: Callable[[Event], None]) -> list[Message]:
+                self._memory = ChromaMemoryStore(MemoryConfig.from_settings(self.settings))
+            return self._memory
+
+    async def recall(
+        self, task: str, emit: Callable[[Event], None], policy: RunPolicy | None = None
+    ) -> list[Message]:
         """The memories relevant to `task`, as one message for this turn only."""
-        if not self.settings.enable_memory:
+        if not (policy or self.policy).enable_memory:
             return []
+        settings = self.settings
         recalled = await asyncio.to_thread(
-            self.memory.search,
-            task,
-            self.settings.memory_top_k,
-            self.settings.memory_min_similarity,
+            lambda: self.memory.search(task, settings.memory_top_k, settings.memory_min_similarity)
         )
         if not recalled:
             return []
@@ -171,35 +179,43 @@ class Hashiru:
         history: list[Message] | None = None,
         budget_usd: Decimal | None = None,
         approve: Approver = refuse_all,
+        policy: RunPolicy | None = None,
     ) -> RunResult:
-        """Answer `task`; `history` continues an earlier conversation (it is not modified).
+        """Answer `task` under `policy` (default: the settings'); `history` continues an earlier
+        conversation (it is not modified).
 
-        `budget_usd` caps this run's spend, within what the expense budget has free; `approve`
-        is asked before a tool the CEO made is enabled, where the settings require it.
+        `budget_usd` caps this run's spend (it overrides the policy's `max_usd`), within what
+        the expense budget has free; `approve` is asked before a tool the CEO made is enabled,
+        where the policy requires it. A HashiruError raised here carries the run's `run_id`
+        and `spent_usd`.
         """
+        if not task.strip():
+            raise ConfigError("The task is empty: say what the CEO should do.")
+        policy = _with_cap(policy or self.policy, budget_usd)
         emit = on_event or _ignore
         run_id = uuid.uuid4().hex[:12]
         started = time.monotonic()
         workforce = Workforce()
-        meter = self.meter(run_id, budget_usd)
+        meter = self.meter(run_id, policy)
         messages = list(history or [Message.system(ceo_system_prompt())])
         try:
-            ceo_ref = await self.ceo_model()
-            recalled = await self.recall(task, emit)
+            ceo_ref = await self.ceo_model(policy)
+            recalled = await self.recall(task, emit, policy)
             messages += [*recalled, Message.user(task)]
             outcome = await run_loop(
                 meter.metered(self.providers.model(ceo_ref), CEO),
                 messages,
                 lambda: self.tools(meter, workforce, emit, approve),
                 emit,
-                max_steps=self.settings.max_steps,
-                max_seconds=self.settings.max_seconds,
+                max_steps=policy.max_steps,
+                max_seconds=policy.max_seconds,
                 notices=meter.notices,
             )
         except HashiruError as exc:
-            emit(RunFailed(message=str(exc)))
+            await self._mark_failed(exc, run_id)
+            emit(RunFailed(message=str(exc), run_id=run_id))
             raise
-        return self._result(
+        return await self._result(
             run_id,
             started,
             outcome.answer,
@@ -213,18 +229,29 @@ class Hashiru:
         )
 
     async def ask_model(
-        self, model_ref: str, prompt: str, budget_usd: Decimal | None = None
+        self,
+        model_ref: str,
+        prompt: str,
+        budget_usd: Decimal | None = None,
+        policy: RunPolicy | None = None,
     ) -> RunResult:
         """One metered call to `model_ref` alone: no CEO, no tools, no memories.
 
-        The single-model baseline of a benchmark, paid and reported exactly as a run is.
+        The single-model baseline of a benchmark, paid and reported exactly as a run is
+        (a failure carries `run_id` and `spent_usd` too).
         """
         run_id = uuid.uuid4().hex[:12]
         started = time.monotonic()
-        model = self.meter(run_id, budget_usd).metered(self.providers.model(model_ref), model_ref)
+        meter = self.meter(run_id, _with_cap(policy or self.policy, budget_usd))
         messages = [Message.user(prompt)]
-        response = await model.complete(messages)
-        return self._result(
+        try:
+            response = await meter.metered(self.providers.model(model_ref), model_ref).complete(
+                messages
+            )
+        except HashiruError as exc:
+            await self._mark_failed(exc, run_id)
+            raise
+        return await self._result(
             run_id,
             started,
             response.text,
@@ -234,7 +261,12 @@ class Hashiru:
             messages=[*messages, response.as_message()],
         )
 
-    def _result(
+    async def _mark_failed(self, exc: HashiruError, run_id: str) -> None:
+        """Say on the error which run failed and what it had spent (the ledger keeps it)."""
+        exc.run_id = run_id
+        exc.spent_usd = (await asyncio.to_thread(self.ledger.state, run_id)).run_spent
+
+    async def _result(
         self,
         run_id: str,
         started: float,
@@ -247,7 +279,7 @@ class Hashiru:
         agents: list[HiredAgent] | None = None,
         messages: list[Message],
     ) -> RunResult:
-        state = self.ledger.state(run_id)
+        state = await asyncio.to_thread(self.ledger.state, run_id)
         return RunResult(
             run_id=run_id,
             answer=answer,
@@ -265,6 +297,10 @@ class Hashiru:
             agents=agents or [],
             messages=messages,
         )
+
+
+def _with_cap(policy: RunPolicy, budget_usd: Decimal | None) -> RunPolicy:
+    return policy if budget_usd is None else policy.updated(max_usd=budget_usd)
 
 
 def _ignore(event: Any) -> None:

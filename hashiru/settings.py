@@ -11,11 +11,13 @@ import tomllib
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from hashiru.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
 
 SWITCHES = (
     "agent_creation",
@@ -54,16 +56,16 @@ class PriceOverride(BaseModel):
     cache_write_per_mtok: Decimal | None = Field(None, ge=0)
 
 
-class Settings(BaseModel):
+class _Choices(BaseModel):
+    """What a run or a session may choose; Settings holds the defaults, RunPolicy one choice."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    home: Path = Field(default_factory=default_home)
     ceo_model: str | None = None
     max_steps: int = Field(12, ge=1, le=200)
-    max_seconds: float = Field(600.0, gt=0)
-    max_tokens: int = Field(1024, ge=16)
-    request_timeout: float = Field(120.0, gt=0)
-    retries: int = Field(3, ge=0, le=10)
+    max_seconds: float = Field(600.0, gt=0, allow_inf_nan=False)
+    max_usd: Decimal | None = Field(None, ge=0)  # one run's spending cap; None: the budget's
+    tool_approval: bool = False  # ask the user before a newly created tool is enabled
 
     enable_agent_creation: bool = True
     enable_local_agents: bool = True
@@ -74,6 +76,31 @@ class Settings(BaseModel):
     enable_economy_budget: bool = True
     enable_memory: bool = True
 
+    def enabled(self, switch: str) -> bool:
+        return bool(getattr(self, f"enable_{switch}"))
+
+    def updated(self, **changes: Any) -> Self:
+        """A validated copy with `changes` applied; a bad value raises ConfigError."""
+        return _validated(type(self), {**dict(self), **changes})
+
+
+class RunPolicy(_Choices):
+    """One run's (or one app session's) choices: CEO model, caps, the eight switches, the
+    run's spending cap and tool approval.
+
+    A frozen value handed to `Hashiru.run`: sessions with different policies share one
+    workspace (its ledger, team, tools and memories) without copies of it.
+    """
+
+
+class Settings(_Choices):
+    """The workspace's configuration, and the default RunPolicy (`policy()`)."""
+
+    home: Path = Field(default_factory=default_home)
+    max_tokens: int = Field(1024, ge=16)
+    request_timeout: float = Field(120.0, gt=0, allow_inf_nan=False)
+    retries: int = Field(3, ge=0, le=10)
+
     budget_usd: Decimal = Field(Decimal("5.00"), ge=0)
     memory_gib: Decimal | None = Field(None, gt=0)  # None: the machine's memory less the reserve
     memory_reserve_gib: Decimal = Field(Decimal("2"), ge=0)
@@ -83,16 +110,15 @@ class Settings(BaseModel):
     prices: dict[str, PriceOverride] = Field(default_factory=dict)
 
     workspace: Path | None = None  # the file tools' folder; None: HASHIRU_HOME/workspace
-    tool_approval: bool = False  # ask the user before a newly created tool is enabled
     tool_imports: tuple[str, ...] = ()  # modules beyond the standard library a tool may import
     sandbox_cpu_seconds: int = Field(5, ge=1)
-    sandbox_wall_seconds: float = Field(10.0, gt=0)
+    sandbox_wall_seconds: float = Field(10.0, gt=0, allow_inf_nan=False)
     sandbox_memory_mb: int = Field(512, ge=64)
     sandbox_file_size_mb: int = Field(16, ge=1)
     sandbox_output_kb: int = Field(1024, ge=1)
     fetch_allow_private: bool = False  # let fetch_url reach loopback and private addresses
     fetch_max_bytes: int = Field(2_000_000, ge=1024)
-    fetch_timeout: float = Field(20.0, gt=0)
+    fetch_timeout: float = Field(20.0, gt=0, allow_inf_nan=False)
 
     memory_top_k: int = Field(5, ge=1, le=50)  # memories recalled per search
     memory_min_similarity: float = Field(0.35, ge=-1, le=1)  # cosine; weaker matches are dropped
@@ -109,19 +135,9 @@ class Settings(BaseModel):
     anthropic_base_url: str | None = None
     anthropic_default_model: str = "claude-sonnet-4-6"
 
-    def enabled(self, switch: str) -> bool:
-        return bool(getattr(self, f"enable_{switch}"))
-
-    def updated(self, **changes: Any) -> Settings:
-        """A validated copy with `changes` applied (a session's switches, caps or CEO model)."""
-        return self._validated({**dict(self), **changes})
-
-    @classmethod
-    def _validated(cls, values: dict[str, Any]) -> Settings:
-        try:
-            return cls.model_validate(values)
-        except ValidationError as exc:
-            raise ConfigError(_one_line(exc)) from None
+    def policy(self) -> RunPolicy:
+        """The run policy these settings give when a run or session chooses nothing else."""
+        return RunPolicy.model_validate(self.model_dump(include=set(RunPolicy.model_fields)))
 
     @property
     def workspace_dir(self) -> Path:
@@ -140,7 +156,14 @@ class Settings(BaseModel):
                     values[name] = environ[env_name]
                     break
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls._validated(values)
+        return _validated(cls, values)
+
+
+def _validated(model: type[M], values: dict[str, Any]) -> M:
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc, settings=issubclass(model, Settings))) from None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -152,10 +175,12 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
 
 
-def _one_line(exc: ValidationError) -> str:
+def _one_line(exc: ValidationError, settings: bool) -> str:
+    """The first problem, naming where a setting comes from, or the run policy's field."""
     error = exc.errors()[0]
     name = ".".join(str(part) for part in error["loc"]) or "settings"
     if error["type"] == "extra_forbidden":
         return f"Unknown setting '{name}' (check hashiru.toml for a typo)."
     shown = "***" if "key" in name else repr(error.get("input"))
-    return f"Invalid setting '{name}' (HASHIRU_{name.upper()}): {error['msg']}, got {shown}."
+    where = f"setting '{name}' (HASHIRU_{name.upper()})" if settings else f"'{name}' for a run"
+    return f"Invalid {where}: {error['msg']}, got {shown}."

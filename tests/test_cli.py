@@ -215,3 +215,10 @@ def test_memory_commands(tmp_path: Path, capsys) -> None:
     assert main(["memory", "add", "password: hunter2hunter2"]) == 1
     err = capsys.readouterr().err
     assert "hunter2" not in err and "error:" in err
+
+
+def test_budget_table_shows_a_small_total_unrounded(capsys) -> None:
+    assert main(["budget", "set", "--usd", "0.005"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if "expense (USD)" in line)
+    cells = [cell.strip() for cell in row.split("│")]
+    assert cells[1:6] == ["expense (USD)", "0.0000", "0.0000", "0.0050", "0.005"]

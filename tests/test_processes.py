@@ -1,16 +1,23 @@
-"""Whole `hashiru run` processes: killed mid-run, and two at once on one HASHIRU_HOME."""
+"""Whole `hashiru run` processes: killed mid-run, and several at once on one HASHIRU_HOME."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
+from hashiru.agents.roster import Roster
 from hashiru.economy.ledger import DEAD_HOLDER_NOTE, Ledger
 from hashiru.runtime import Hashiru
 from hashiru.settings import Settings
@@ -69,6 +76,72 @@ def _open_hold(ledger: Ledger) -> bool:
     return any(e.kind == "reserve" and e.agent == "slow" and e.id not in closed for e in entries)
 
 
+def new_ledger(path: Path) -> None:
+    Ledger(path, Decimal(5), 2**30)
+
+
+@pytest.mark.parametrize("create", [new_ledger, Roster])
+def test_two_openers_of_one_new_sqlite_file_both_succeed(
+    tmp_path: Path, create: Callable[[Path], object]
+) -> None:
+    """SQLite refused one of two switches of a new file to WAL ("database is locked") without
+    waiting out its busy timeout, so the ledger and the roster create their files under a lock.
+    Two threads stand in for two processes (SQLite locks connections, not processes); the race
+    is narrow, so fifty new files are opened."""
+
+    def open_at_once(start: threading.Barrier, path: Path) -> None:
+        start.wait()
+        create(path)
+
+    with ThreadPoolExecutor(2) as pool:
+        for n in range(50):
+            start, path = threading.Barrier(2), tmp_path / f"{n}.sqlite"
+            for opened in [pool.submit(open_at_once, start, path) for _ in range(2)]:
+                opened.result()  # raises what the opener that lost raised
+
+
+OPEN_HOME = """
+import sys
+from hashiru.runtime import Hashiru
+print("ready", flush=True)
+sys.stdin.readline()
+Hashiru.from_settings().memory.count()  # creates the ledger, the roster and the memories
+"""
+
+
+@pytest.mark.slow  # eighteen processes that each load the runtime
+def test_processes_opening_one_new_home_at_once_all_succeed(tmp_path: Path) -> None:
+    """Creating a home's stores races: SQLite refused one of two switches of a new file to WAL
+    ("database is locked", its busy timeout skipped) and Chroma's first open failed in one of two
+    processes ("table collections already exists"). Released together, each of several
+    processes must open every store of a new home."""
+    for home in range(3):  # the race is narrow: several new homes make it likelier to be lost
+        env = os.environ | {
+            "HASHIRU_HOME": str(tmp_path / f"home{home}"),
+            "HASHIRU_MEMORY_EMBEDDING": "hash",
+        }
+        opening = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPEN_HOME],
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(6)
+        ]
+        for process in opening:  # all imported, so they open the home within a moment
+            assert process.stdout is not None and process.stdout.readline() == "ready\n"
+        for process in opening:
+            assert process.stdin is not None
+            process.stdin.write("go\n")
+            process.stdin.flush()
+        for process in opening:
+            _, err = process.communicate(timeout=120)
+            assert process.returncode == 0, err
+
+
 def test_two_processes_on_one_home_never_overspend(tmp_path: Path) -> None:
     model = "gemini:gemini-2.5-flash"
     with FakeGemini() as fake:
@@ -99,16 +172,29 @@ def test_two_processes_on_one_home_never_overspend(tmp_path: Path) -> None:
             )
             runs.append(
                 subprocess.Popen(
-                    [HASHIRU, "run", "x", "--ceo", ceo], env=env, stdout=subprocess.PIPE, text=True
+                    [HASHIRU, "run", "x", "--ceo", ceo],
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
                 )
             )
-        outputs = [run.communicate(timeout=120)[0] for run in runs]
+        streams = [run.communicate(timeout=120) for run in runs]
 
-    assert [run.returncode for run in runs] == [0, 0]
+    outputs = [out for out, _ in streams]
+    printed = "\n".join(
+        f"--- process {team}: exit {run.returncode}\nstdout:\n{out}\nstderr:\n{err}"
+        for team, run, (out, err) in zip("ab", runs, streams, strict=True)
+    )
+    assert [run.returncode for run in runs] == [0, 0], printed
     failed = sum(out.count("✗ ask_agent") for out in outputs)
     explained = sum(out.count("Budget exceeded") for out in outputs)
     assert 0 < failed == explained
     state = hashiru.ledger.state()
     assert state.usd_spent <= state.usd_total and state.usd_reserved == 0
-    settled = [e for e in hashiru.ledger.entries() if e.kind == "settle" and e.agent != "ceo"]
+    entries = hashiru.ledger.entries()
+    settled = [e for e in entries if e.kind == "settle" and e.agent != "ceo"]
     assert len(settled) == 50 - failed
+    # the runs' rows interleave: run one after the other, they would pass the checks above too
+    turns = [run for run, _ in itertools.groupby(e.run_id for e in entries if e.run_id)]
+    assert len(turns) > 2, "the two runs did not overlap"

@@ -11,13 +11,12 @@ from pathlib import Path
 import pytest
 
 from hashiru.providers.embedded import EmbeddedProvider
-from hashiru.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
-        EmbeddedProvider(Settings.load()).unavailable_reason() is not None,
+        EmbeddedProvider().unavailable_reason() is not None,
         reason="needs pip install 'hashiru[local]'",
     ),
 ]

@@ -1,9 +1,9 @@
 """The two systems under test, asked the same prompt: HASHIRU's CEO loop, or the model alone.
 
-Each item is an independent run: a fresh conversation, long-term memory off (set by the
-runner), and the employees an item hired are fired when it ends, so no item inherits another's
-staff or their conversations. A failure is returned as an error, never raised: one item must
-not end a benchmark.
+Each item is an independent run: a fresh conversation, under the runner's policy (long-term
+memory off, the item's spending cap), and the employees an item hired are fired when it ends,
+so no item inherits another's staff or their conversations. A failure is returned as an error,
+with its run id and what it spent, never raised: one item must not end a benchmark.
 """
 
 from __future__ import annotations
@@ -15,9 +15,7 @@ from decimal import Decimal
 from typing import Literal
 
 from bench.hashirubench.records import Employee
-from hashiru.agents.events import AgentHired, Event
-from hashiru.errors import HashiruError
-from hashiru.runtime import Hashiru, RunResult
+from hashiru import NO_RUN, AgentHired, Event, Hashiru, HashiruError, RunPolicy, RunResult
 
 System = Literal["hashiru", "baseline"]
 SYSTEMS: tuple[System, ...] = ("hashiru", "baseline")
@@ -25,16 +23,19 @@ SYSTEMS: tuple[System, ...] = ("hashiru", "baseline")
 
 @dataclass
 class Outcome:
-    """What an arm did with one prompt: its result, or its error and whom it had hired."""
+    """What an arm did with one prompt: its result, or its error, its run and what it spent,
+    and whom it had hired."""
 
     result: RunResult | None
     error: str | None
     seconds: float
     employees: list[Employee] = field(default_factory=list)
+    run_id: str | None = None  # a failed run's; a result carries its own
+    spent_usd: Decimal | None = None  # a failed run's spend, from the ledger
 
 
 async def answer(
-    hashiru: Hashiru, system: System, model: str, prompt: str, budget_usd: Decimal | None
+    hashiru: Hashiru, system: System, model: str, prompt: str, policy: RunPolicy
 ) -> Outcome:
     """Ask `system` (HASHIRU with `model` as its CEO, or `model` alone) one prompt."""
     hired: list[Employee] = []
@@ -46,22 +47,22 @@ async def answer(
     started = time.monotonic()
     try:
         if system == "hashiru":
-            result = await hashiru.run(prompt, on_event=on_event, budget_usd=budget_usd)
+            result = await hashiru.run(prompt, on_event=on_event, policy=policy)
         else:
-            result = await hashiru.ask_model(model, prompt, budget_usd=budget_usd)
+            result = await hashiru.ask_model(model, prompt, policy=policy)
     except HashiruError as exc:
-        return Outcome(None, f"{type(exc).__name__}: {exc}", _since(started), hired)
+        error = f"{type(exc).__name__}: {exc}"
+        return Outcome(None, error, _since(started), hired, exc.run_id, exc.spent_usd)
     finally:
-        _fire(hashiru, hired)
+        await _fire(hashiru, hired)
     return Outcome(result, None, _since(started), hired)
 
 
-def _fire(hashiru: Hashiru, hired: list[Employee]) -> None:
+async def _fire(hashiru: Hashiru, hired: list[Employee]) -> None:
     """Fire an item's employees (those it did not fire itself) so the next item starts clean."""
     for employee in hired:
-        if employee.name in hashiru.company.roster:
-            with contextlib.suppress(HashiruError):  # fired meanwhile by the CEO itself
-                hashiru.company.fire("", employee.name)
+        with contextlib.suppress(HashiruError):  # fired meanwhile by the CEO itself
+            await hashiru.company.fire(NO_RUN, employee.name)
 
 
 def _since(started: float) -> float:

@@ -17,8 +17,7 @@ from bench.hashirubench.data import BenchError, default_data_dir, download
 from bench.hashirubench.report import report, usd
 from bench.hashirubench.runner import RunOptions, run
 from bench.hashirubench.tasks import TASKS
-from hashiru.errors import HashiruError
-from hashiru.providers import Provider
+from hashiru import HashiruError, Provider
 
 DEFAULT_OUT = Path("bench-results")
 

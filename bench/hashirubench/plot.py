@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from matplotlib.figure import Figure
 
-if TYPE_CHECKING:
-    from bench.hashirubench.report import RunStats
+from bench.hashirubench.summary import RunStats
 
 MARKERS = {"hashiru": "o", "baseline": "s"}
 

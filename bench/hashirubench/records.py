@@ -23,10 +23,12 @@ class Employee(BaseModel):
 
 
 class Record(BaseModel):
-    """What one item cost and scored. `expense_usd` is None when a failed run's spend is
-    unknown (HASHIRU reports spend only with a result)."""
+    """What one item cost and scored. A failed item keeps what its run spent before it failed;
+    `expense_usd` is None only in records written before failures carried their spend.
+    `run_id` finds the item's rows in the ledger (`hashiru ledger`)."""
 
     id: str
+    run_id: str | None = None
     prompt: str
     response: str  # the whole reply
     prediction: str  # the answer extracted from it

@@ -2,7 +2,8 @@
 comparison of HASHIRU against the single model on the items both answered.
 
 Accuracy is the mean score over every recorded item (a failed item scores 0); cost, tokens and
-time are means over the items that got an answer, since a failed run reports no spend.
+time are means over the items that got an answer, and the total cost adds what the failed
+items spent before they failed.
 Pairs compare items solved (score 1): JEEBench's partial credit counts as not solved there.
 """
 
@@ -21,47 +22,7 @@ from bench.hashirubench.data import BenchError
 from bench.hashirubench.plot import cost_vs_accuracy
 from bench.hashirubench.records import Record, Results
 from bench.hashirubench.stats import mcnemar_exact, wilson
-
-
-class RunStats(BaseModel):
-    task: str
-    system: str
-    model: str
-    seed: int
-    file: str
-    items: int
-    errors: int
-    accuracy: float
-    ci_low: float
-    ci_high: float
-    mean_cost_usd: Decimal | None
-    total_cost_usd: Decimal
-    mean_input_tokens: float | None
-    mean_output_tokens: float | None
-    mean_seconds: float | None
-
-
-class Comparison(BaseModel):
-    """HASHIRU (with `hashiru_model` as CEO) against `baseline_model` on their shared items."""
-
-    task: str
-    hashiru_model: str
-    baseline_model: str
-    items: int
-    hashiru_accuracy: float
-    baseline_accuracy: float
-    wins: int  # solved by HASHIRU only
-    losses: int  # solved by the baseline only
-    mcnemar_p: float
-    hashiru_mean_cost_usd: Decimal | None
-    baseline_mean_cost_usd: Decimal | None
-    hashiru_mean_seconds: float | None
-    baseline_mean_seconds: float | None
-
-
-class Summary(BaseModel):
-    runs: list[RunStats]
-    comparisons: list[Comparison]
+from bench.hashirubench.summary import Comparison, RunStats, Summary
 
 
 class _Run(BaseModel):
@@ -96,8 +57,7 @@ def _results_in(dirs: Sequence[Path]) -> list[Results]:
 def _load(results: Results) -> _Run:
     meta = results.meta()
     records = results.records()
-    answered = [r for r in records.values() if r.error is None]
-    costs = [r.expense_usd for r in answered if r.expense_usd is not None]
+    answered = _answered(list(records.values()))
     score = sum(r.score for r in records.values())
     low, high = wilson(score, len(records))
     stats = RunStats(
@@ -111,8 +71,8 @@ def _load(results: Results) -> _Run:
         accuracy=score / len(records) if records else 0.0,
         ci_low=low,
         ci_high=high,
-        mean_cost_usd=_mean_usd(costs),
-        total_cost_usd=sum(costs, Decimal(0)),
+        mean_cost_usd=_mean_usd(_costs(answered)),
+        total_cost_usd=sum(_costs(list(records.values())), Decimal(0)),
         mean_input_tokens=_mean([r.input_tokens for r in answered]),
         mean_output_tokens=_mean([r.output_tokens for r in answered]),
         mean_seconds=_mean([r.seconds for r in answered]),
@@ -143,8 +103,8 @@ def _compare(runs: list[_Run]) -> list[Comparison]:
                     wins=wins,
                     losses=losses,
                     mcnemar_p=mcnemar_exact(wins, losses),
-                    hashiru_mean_cost_usd=_mean_usd(_costs(mine)),
-                    baseline_mean_cost_usd=_mean_usd(_costs(other)),
+                    hashiru_mean_cost_usd=_mean_usd(_costs(_answered(mine))),
+                    baseline_mean_cost_usd=_mean_usd(_costs(_answered(other))),
                     hashiru_mean_seconds=_mean([r.seconds for r in mine if r.error is None]),
                     baseline_mean_seconds=_mean([r.seconds for r in other if r.error is None]),
                 )
@@ -223,7 +183,8 @@ def to_markdown(summary: Summary, plot_name: str) -> str:
         "# HASHIRUBench summary",
         "## Runs",
         "Accuracy is the mean score over all recorded items (a failed item scores 0), with its "
-        "95% Wilson interval; cost, tokens and time are means over the items answered.",
+        "95% Wilson interval; cost, tokens and time are means over the items answered, and "
+        "the total cost includes what failed items spent.",
         _markdown_table(RUN_HEADERS, run_rows(summary)),
     ]
     if summary.comparisons:
@@ -264,8 +225,13 @@ def _markdown_table(headers: Sequence[str], rows: list[tuple[str, ...]]) -> str:
     return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
 
 
+def _answered(records: list[Record]) -> list[Record]:
+    return [r for r in records if r.error is None]
+
+
 def _costs(records: list[Record]) -> list[Decimal]:
-    return [r.expense_usd for r in records if r.error is None and r.expense_usd is not None]
+    """The spends recorded (a failed item's since the runtime reports it; None before)."""
+    return [r.expense_usd for r in records if r.expense_usd is not None]
 
 
 def _mean_usd(costs: list[Decimal]) -> Decimal | None:

@@ -21,9 +21,7 @@ from bench.hashirubench.data import BenchError
 from bench.hashirubench.items import Item, seeded_order
 from bench.hashirubench.records import Record, Results, invocation, new_meta
 from bench.hashirubench.tasks import TASKS, Task
-from hashiru.providers import Provider
-from hashiru.runtime import Hashiru
-from hashiru.settings import Settings
+from hashiru import Hashiru, Provider, RunPolicy, Settings
 
 
 @dataclass(frozen=True)
@@ -67,8 +65,7 @@ async def run(
     """Run the sample's unrecorded items; `providers` adds backends (tests' scripted models)."""
     task = TASKS[options.task]
     items = seeded_order(task.load(options.data_dir), options.seed, options.limit)
-    settings = Settings.load(home=options.home, ceo_model=options.model, enable_memory=False)
-    hashiru = Hashiru.from_settings(settings, list(providers))
+    hashiru = Hashiru.from_settings(Settings.load(home=options.home), list(providers))
     try:
         _check_available(hashiru, options.model)
         return await _run_items(hashiru, task, items, options, console)
@@ -76,9 +73,19 @@ async def run(
         await hashiru.aclose()
 
 
+def _item_policy(hashiru: Hashiru, options: RunOptions) -> RunPolicy:
+    """Each item's policy: the workspace's, with MODEL as the CEO, memory off (no item learns
+    from another) and the item's spending cap."""
+    changes: dict[str, object] = {"ceo_model": options.model, "enable_memory": False}
+    if options.budget_usd is not None:
+        changes["max_usd"] = options.budget_usd
+    return hashiru.policy.updated(**changes)
+
+
 async def _run_items(
     hashiru: Hashiru, task: Task, items: list[Item], options: RunOptions, console: Console | None
 ) -> Tally:
+    policy = _item_policy(hashiru, options)
     results = Results(options.out, task.NAME, options.system, options.model)
     data_file = task.DATA.path(options.data_dir)
     meta = new_meta(task.NAME, options.system, options.model, options.seed, data_file)
@@ -96,9 +103,7 @@ async def _run_items(
         async def worker() -> None:
             for item in todo:  # one iterator shared by the workers: each item once
                 prompt = task.prompt(item)
-                outcome = await answer(
-                    hashiru, options.system, options.model, prompt, options.budget_usd
-                )
+                outcome = await answer(hashiru, options.system, options.model, prompt, policy)
                 record = to_record(task, item, prompt, outcome)
                 results.append(record)
                 tally.add(record)
@@ -120,10 +125,19 @@ def to_record(task: Task, item: Item, prompt: str, outcome: Outcome) -> Record:
     }
     result = outcome.result
     if result is None:
-        return Record(**base, response="", prediction="", score=0.0, error=outcome.error)
+        return Record(
+            **base,
+            run_id=outcome.run_id,
+            response="",
+            prediction="",
+            score=0.0,
+            expense_usd=outcome.spent_usd,
+            error=outcome.error,
+        )
     prediction = extract_final_answer(result.answer)
     return Record(
         **base,
+        run_id=result.run_id,
         response=result.answer,
         prediction=prediction,
         score=task.score(item, prediction),

@@ -19,20 +19,24 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from hashiru.agents.hr_tools import Workforce
-from hashiru.providers.embedded import EmbeddedProvider
-from hashiru.providers.embedded import count_tokens as embedded_tokens
-from hashiru.providers.scripted import Script, ScriptedProvider
-from hashiru.runtime import Hashiru, ceo_system_prompt
-from hashiru.settings import Settings
+from hashiru import (
+    EmbeddedProvider,
+    Hashiru,
+    Script,
+    ScriptedProvider,
+    Settings,
+    Workforce,
+    ceo_system_prompt,
+    count_embedded_tokens,
+)
 
 EMPLOYEE_SECONDS = 0.2
 ORIGINAL_PROMPT_CHARS = 12_000 + 10_000  # the original's system prompt plus tool schemas
 
 
-def company(home: Path, scripts: dict[str, Script], **settings: object) -> Hashiru:
-    config = Settings.load(home=home, ceo_model="scripted:ceo", **settings)
-    return Hashiru.from_settings(config, [ScriptedProvider(config, scripts)])
+def company(home: Path, scripts: dict[str, Script]) -> Hashiru:
+    config = Settings.load(home=home, ceo_model="scripted:ceo")
+    return Hashiru.from_settings(config, [ScriptedProvider(scripts)])
 
 
 def call(tool: str, /, **arguments: object) -> dict:
@@ -43,9 +47,10 @@ async def loop_overhead(home: Path, steps: int) -> float:
     """Seconds per step of a CEO that calls a cheap tool `steps` times, on an instant model."""
     turns = [{"tool_calls": [call("list_agents")], "usage": {}}] * (steps - 1)
     ceo = Script([*turns, {"text": "done", "usage": {}}])
-    hashiru = company(home, {"ceo": ceo}, max_steps=steps)
+    hashiru = company(home, {"ceo": ceo})
+    policy = hashiru.policy.updated(max_steps=steps)
     started = time.perf_counter()
-    result = await hashiru.run("benchmark")
+    result = await hashiru.run("benchmark", policy=policy)
     assert result.steps == steps
     return (time.perf_counter() - started) / steps
 
@@ -80,9 +85,9 @@ def prompt_size(home: Path) -> tuple[int, int, int | None]:
 
 def count_tokens(text: str) -> int | None:
     """Tokens by the embedded model's tokenizer, when it is installed."""
-    if EmbeddedProvider(Settings.load()).unavailable_reason():
+    if EmbeddedProvider().unavailable_reason():
         return None
-    return embedded_tokens(text)
+    return count_embedded_tokens(text)
 
 
 async def measure(steps: int) -> Table:

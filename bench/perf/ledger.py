@@ -20,8 +20,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from hashiru.economy.ledger import Ledger
-from hashiru.messages import Usage
+from hashiru import Ledger, Usage
 
 BUDGET = Decimal(1_000_000)  # never the limit here
 COST = Decimal("0.0001")

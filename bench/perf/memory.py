@@ -29,8 +29,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from hashiru.memory import ChromaMemoryStore, MiniLMEmbedding
-from hashiru.settings import Settings
+from hashiru import ChromaMemoryStore, MemoryConfig, MiniLMEmbedding, Settings
 
 ORIGINAL_MAX_SIZE = 10_000  # beyond this the original's method takes minutes per query
 TOKENIZER = "embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json"
@@ -177,7 +176,8 @@ def measure(sizes: list[int], queries: int, original_queries: int) -> list[Table
     asked = [QUERIES[i % len(QUERIES)] + f" #{i}" for i in range(queries)]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        store = ChromaMemoryStore(Settings.load(home=folder / "home"), minilm)
+        config = MemoryConfig.from_settings(Settings.load(home=folder / "home"))
+        store = ChromaMemoryStore(config, minilm)
         written: list[str] = []
         for size in sorted(sizes):
             extra = texts(size - len(written), seed=size)

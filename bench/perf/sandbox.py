@@ -18,8 +18,7 @@ import time
 from rich.console import Console
 from rich.table import Table
 
-from hashiru.settings import Settings
-from hashiru.tools.sandbox import Sandbox
+from hashiru import Sandbox, SandboxConfig, Settings
 
 TOOL = "def run(x):\n    return {'double': x * 2}\n"
 
@@ -30,8 +29,8 @@ async def call(sandbox: Sandbox) -> float:
     return time.perf_counter() - started
 
 
-async def cold(settings: Settings, calls: int) -> list[float]:
-    sandbox = Sandbox(settings, pool_size=0)
+async def cold(config: SandboxConfig, calls: int) -> list[float]:
+    sandbox = Sandbox(config, pool_size=0)
     try:
         await call(sandbox)  # probes the OS layers once; not counted
         return [await call(sandbox) for _ in range(calls)]
@@ -39,8 +38,8 @@ async def cold(settings: Settings, calls: int) -> list[float]:
         await sandbox.aclose()
 
 
-async def warm(settings: Settings, calls: int) -> list[float]:
-    sandbox = Sandbox(settings)
+async def warm(config: SandboxConfig, calls: int) -> list[float]:
+    sandbox = Sandbox(config)
     try:
         timings = []
         for _ in range(calls):
@@ -51,9 +50,9 @@ async def warm(settings: Settings, calls: int) -> list[float]:
         await sandbox.aclose()
 
 
-async def throughput(settings: Settings, calls: int, concurrent: int) -> float:
+async def throughput(config: SandboxConfig, calls: int, concurrent: int) -> float:
     """Calls per second with `concurrent` calls in flight and a pool of as many workers."""
-    sandbox = Sandbox(settings, pool_size=max(2, concurrent))
+    sandbox = Sandbox(config, pool_size=max(2, concurrent))
     await sandbox.warm_up()
     left = iter(range(calls))
 
@@ -75,17 +74,17 @@ def percentiles(timings: list[float]) -> str:
 
 
 async def measure(calls: int) -> Table:
-    settings = Settings.load()
-    cold_timings = await cold(settings, max(10, calls // 5))
-    warm_timings = await warm(settings, calls)
-    sequential = await throughput(settings, calls, 1)
-    parallel = await throughput(settings, calls, 4)
+    config = SandboxConfig.from_settings(Settings.load())
+    cold_timings = await cold(config, max(10, calls // 5))
+    warm_timings = await warm(config, calls)
+    sequential = await throughput(config, calls, 1)
+    parallel = await throughput(config, calls, 4)
     table = Table("measure", "value", title="HASHIRU sandbox performance")
     table.add_row("cold call, p50 / p95", percentiles(cold_timings))
     table.add_row("warm call, p50 / p95", percentiles(warm_timings))
     table.add_row("calls per second, one after another", f"{sequential:.0f}")
     table.add_row("calls per second, 4 in flight", f"{parallel:.0f}")
-    table.add_row("layers", "\n".join(Sandbox(settings).layers()))
+    table.add_row("layers", "\n".join(Sandbox(config).layers()))
     return table
 
 

@@ -29,11 +29,16 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from hashiru import ui
-from hashiru.agents.events import TextDelta
-from hashiru.providers.scripted import Script, ScriptedProvider
-from hashiru.runtime import Hashiru
-from hashiru.settings import Settings
+from hashiru import (
+    Hashiru,
+    Script,
+    ScriptedProvider,
+    Settings,
+    TextDelta,
+    build_app,
+    launch_app,
+    shutdown_app,
+)
 
 TASK = "Please reply with the benchmark sentence."
 FIRST, LAST = "Sunrise", "sunset."
@@ -68,7 +73,7 @@ Sample = tuple[float, float]  # seconds to the first word, and to the answer
 def workspace(home: Path, runs: int) -> Hashiru:
     config = Settings.load(home=home, ceo_model="scripted:ceo", enable_memory=False)
     scripts = {"ceo": Script(TURNS * (runs + 1))}
-    return Hashiru.from_settings(config, [ScriptedProvider(config, scripts)])
+    return Hashiru.from_settings(config, [ScriptedProvider(scripts)])
 
 
 async def in_process(home: Path, runs: int) -> list[Sample]:
@@ -136,7 +141,7 @@ def in_browser(home: Path, runs: int) -> list[Sample]:
 
     hashiru = workspace(home, runs)
     port = free_port()
-    blocks = ui.launch(ui.build_app(hashiru), port=port)
+    app = launch_app(build_app(hashiru), port=port)
     samples = []
     try:
         with sync_playwright() as playwright:
@@ -162,7 +167,7 @@ def in_browser(home: Path, runs: int) -> list[Sample]:
                 expect(page.locator("#chat")).not_to_contain_text(LAST)
             browser.close()
     finally:
-        ui.shutdown(blocks)
+        shutdown_app(app)
     return samples[1:]
 
 

@@ -18,13 +18,13 @@ from pydantic import BaseModel
 
 from hashiru.agents.metering import Meter
 from hashiru.agents.roster import Employee, Roster, check_name
-from hashiru.economy.ledger import Ledger
+from hashiru.economy.ledger import NO_RUN, Ledger
 from hashiru.economy.prices import PriceBook
 from hashiru.errors import AgentError, ProviderError
 from hashiru.messages import Message, Usage
 from hashiru.providers import ModelInfo, Providers, parse_ref
 from hashiru.providers.discovery import survey
-from hashiru.settings import Settings
+from hashiru.settings import RunPolicy
 
 
 class Reply(BaseModel):
@@ -42,39 +42,45 @@ class Hire(BaseModel):
 
 
 class Company:
+    """The workspace's employees; what a hire may do comes from the run's policy (its Meter)."""
+
     def __init__(
         self,
-        settings: Settings,
         providers: Providers,
         roster: Roster,
         ledger: Ledger,
         prices: PriceBook,
+        hire_fee_usd: Decimal,
     ) -> None:
-        self.settings = settings
         self.providers = providers
         self.roster = roster
         self.ledger = ledger
         self.prices = prices
+        self.hire_fee_usd = hire_fee_usd
         self._desks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.reconcile()
 
     def reconcile(self) -> None:
         """Fire, in the ledger, hires that never reached the roster (a crash between them)."""
         for agent in self.ledger.active_hires().keys() - {e.name for e in self.roster}:
-            self.ledger.fire(run_id="", agent=agent)
+            self.ledger.fire(run_id=NO_RUN, agent=agent)
 
-    def may_hire(self, local: bool) -> bool:
-        return self.settings.enabled("local_agents" if local else "cloud_agents")
+    @staticmethod
+    def may_hire(policy: RunPolicy, local: bool) -> bool:
+        return policy.enabled("local_agents" if local else "cloud_agents")
 
     async def hire(
-        self, run_id: str, name: str, model: str, system_prompt: str, description: str
+        self, meter: Meter, name: str, model: str, system_prompt: str, description: str
     ) -> Hire:
+        """Check the model, pay the fee (or load its memory) within the workspace's budgets and
+        the run's cap, then add the employee to the roster."""
         check_name(name)
-        if name in self.roster:
+        if await asyncio.to_thread(self.roster.__contains__, name):
             raise AgentError(f"An employee named {name!r} already exists; ask or fire it.")
+        policy = meter.policy
         provider_name, model_name = parse_ref(model)
         provider = self.providers.get(provider_name)
-        if not self.may_hire(provider.local):
+        if not self.may_hire(policy, provider.local):
             kind = "local" if provider.local else "cloud"
             raise AgentError(f"Hiring {kind} agents is switched off; choose another model.")
         if reason := provider.unavailable_reason():
@@ -82,18 +88,19 @@ class Company:
         info = await provider.describe(model_name)
         if not provider.local:
             self.prices.require(provider_name, model_name)
-        fee = Decimal(0) if provider.local else self.settings.hire_fee_usd
+        fee = Decimal(0) if provider.local else self.hire_fee_usd
         memory = (info.memory_bytes or 0) if provider.local else 0
         await asyncio.to_thread(
             self.ledger.hire,
-            run_id=run_id,
+            run_id=meter.run_id,
             agent=name,
             model=model,
             provider=provider_name,
             fee_usd=fee,
             memory_bytes=memory,
-            enforce_usd=self.settings.enable_economy_budget,
-            enforce_memory=self.settings.enable_resource_budget,
+            run_limit_usd=policy.max_usd,
+            enforce_usd=policy.enable_economy_budget,
+            enforce_memory=policy.enable_resource_budget,
         )
         employee = Employee(
             name=name,
@@ -103,15 +110,15 @@ class Company:
             local=provider.local,
         )
         try:
-            self.roster.add(employee)
+            await asyncio.to_thread(self.roster.add, employee)
         except AgentError:  # another process hired the name first
-            await asyncio.to_thread(self.ledger.fire, run_id=run_id, agent=name)
+            await asyncio.to_thread(self.ledger.fire, run_id=meter.run_id, agent=name)
             raise
         return Hire(employee=employee, fee_usd=fee, memory_bytes=memory)
 
     async def ask(self, meter: Meter, name: str, prompt: str) -> Reply:
         async with self._desks[name]:
-            employee = self.roster.get(name)
+            employee = await asyncio.to_thread(self.roster.get, name)
             question = Message.user(prompt)
             conversation = [Message.system(employee.system_prompt), *employee.history, question]
             model = meter.metered(self.providers.model(employee.model), agent=name)
@@ -119,11 +126,11 @@ class Company:
             try:
                 response, cost = await model.complete_with_cost(conversation)
             except ProviderError:
-                self.roster.record(name, time.monotonic() - started)
+                await asyncio.to_thread(self.roster.record, name, time.monotonic() - started)
                 raise
             seconds = time.monotonic() - started
             exchange = (question, response.as_message())
-            self.roster.record(name, seconds, exchange, response.usage)
+            await asyncio.to_thread(self.roster.record, name, seconds, exchange, response.usage)
         return Reply(
             agent=name,
             answer=response.text,
@@ -132,16 +139,17 @@ class Company:
             cost_usd=cost,
         )
 
-    def fire(self, run_id: str, name: str) -> Employee:
-        employee = self.roster.remove(name)
-        self.ledger.fire(run_id=run_id, agent=name)
+    async def fire(self, run_id: str, name: str) -> Employee:
+        """Take `name` off the roster and end its hire in the ledger (freeing its memory)."""
+        employee = await asyncio.to_thread(self.roster.remove, name)
+        await asyncio.to_thread(self.ledger.fire, run_id=run_id, agent=name)
         return employee
 
-    async def hireable_models(self) -> list[ModelInfo]:
-        """Every model a hire could use now, given the switches."""
+    async def hireable_models(self, policy: RunPolicy) -> list[ModelInfo]:
+        """Every model a hire could use now, given the policy's switches."""
         return [
             info
             for status in await survey(self.providers)
-            if status.available and self.may_hire(status.local)
+            if status.available and self.may_hire(policy, status.local)
             for info in status.models
         ]

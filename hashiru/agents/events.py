@@ -5,11 +5,13 @@ Nothing in the agent layer prints: it emits, and the edges decide what a person 
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
 from hashiru.messages import TextDelta, Usage
+from hashiru.tools.base import to_json
 
 
 class _ToolCallEvent(BaseModel):
@@ -23,10 +25,43 @@ class ToolCallStarted(_ToolCallEvent):
 
 
 class ToolCallFinished(_ToolCallEvent):
+    """A tool call's outcome as a value: what the tool returned (`result`, often one of the
+    typed reports below) or why it failed (`error`). Renderers format it with
+    `hashiru.display`; the model was sent `content`."""
+
     kind: Literal["tool_call_finished"] = "tool_call_finished"
     ok: bool
-    result: str
+    result: Any = None
+    error: str | None = None
     seconds: float
+
+    @property
+    def content(self) -> str:
+        """The result as the model received it: JSON text."""
+        return to_json(self.result if self.ok else {"error": self.error})
+
+
+class EmployeeAnswer(BaseModel):
+    """What `ask_agent` returns: an employee's answer, what it cost and what is left."""
+
+    agent: str
+    answer: str
+    seconds: float
+    cost_usd: Decimal
+    usd_free: Decimal
+    memory_free_gib: Decimal
+
+
+class HireReceipt(BaseModel):
+    """What `hire_agent` returns: the hire, its fee or memory, and what is left."""
+
+    hired: str
+    model: str
+    local: bool
+    hire_fee_usd: Decimal
+    memory_gib: Decimal
+    usd_free: Decimal
+    memory_free_gib: Decimal
 
 
 class _AgentEvent(BaseModel):
@@ -61,6 +96,7 @@ class Answer(BaseModel):
 class RunFailed(BaseModel):
     kind: Literal["error"] = "error"
     message: str
+    run_id: str = ""
 
 
 Event = (

@@ -7,13 +7,14 @@ what each hire and question cost and what is left, so it can trade quality again
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
 from hashiru.agents.company import Company
-from hashiru.agents.events import AgentFired, AgentHired
+from hashiru.agents.events import AgentFired, AgentHired, EmployeeAnswer, HireReceipt
 from hashiru.agents.loop import Emit
 from hashiru.agents.metering import Meter
 from hashiru.economy.ledger import BudgetState
@@ -57,84 +58,91 @@ def budget_summary(state: BudgetState) -> dict[str, Any]:
 
 
 def hr_tools(company: Company, meter: Meter, workforce: Workforce, emit: Emit) -> list[Tool]:
-    """get_budget, and the workforce tools the switches allow (none when no agent may be hired)."""
-    settings = company.settings
+    """get_budget, and the workforce tools the run's policy allows (none when no agent may be
+    hired)."""
+    policy = meter.policy
 
-    def free() -> dict[str, Decimal]:
-        state = company.ledger.state()
-        return {"usd_free": state.usd_free, "memory_free_gib": gib(state.memory_free_bytes)}
+    async def state() -> BudgetState:
+        return await asyncio.to_thread(company.ledger.state)
+
+    async def free() -> dict[str, Decimal]:
+        now = await state()
+        return {"usd_free": now.usd_free, "memory_free_gib": gib(now.memory_free_bytes)}
 
     async def hire_agent(
         name: Annotated[str, Field(description="Unique: letters, digits, - or _")],
         model: Annotated[str, Field(description="provider:model from list_models")],
         system_prompt: Annotated[str, Field(description="The employee's role and rules")],
         description: Annotated[str, Field(description="One line: what it is for")],
-    ) -> dict[str, Any]:
+    ) -> HireReceipt:
         """Hire an employee agent on a base model; it keeps its conversation until fired."""
-        hire = await company.hire(meter.run_id, name, model, system_prompt, description)
+        hire = await company.hire(meter, name, model, system_prompt, description)
         local = hire.employee.local
         workforce.hired.append(HiredAgent(name=name, model=model, local=local))
         emit(AgentHired(name=name, model=model))
-        return {
-            "hired": name,
-            "model": model,
-            "local": local,
-            "hire_fee_usd": hire.fee_usd,
-            "memory_gib": gib(hire.memory_bytes),
-            **free(),
-        }
+        return HireReceipt(
+            hired=name,
+            model=model,
+            local=local,
+            hire_fee_usd=hire.fee_usd,
+            memory_gib=gib(hire.memory_bytes),
+            **await free(),
+        )
 
     async def ask_agent(
         name: Annotated[str, Field(description="A hired employee")],
         prompt: Annotated[str, Field(description="A complete, self-contained request")],
-    ) -> dict[str, Any]:
+    ) -> EmployeeAnswer:
         """Ask an employee; ask several in one step to run them in parallel."""
         reply = await company.ask(meter, name, prompt)
         workforce.usage[name] = workforce.usage.get(name, Usage()) + reply.usage
-        return {
-            "agent": name,
-            "answer": reply.answer,
-            "seconds": reply.seconds,
-            "cost_usd": reply.cost_usd,
-            **free(),
-        }
+        return EmployeeAnswer(
+            agent=name,
+            answer=reply.answer,
+            seconds=reply.seconds,
+            cost_usd=reply.cost_usd,
+            **await free(),
+        )
 
     async def fire_agent(name: Annotated[str, Field(description="A hired employee")]) -> dict:
         """Fire an employee that is idle or failing, freeing the memory it occupies."""
-        employee = company.fire(meter.run_id, name)
+        employee = await company.fire(meter.run_id, name)
         emit(AgentFired(name=name, model=employee.model))
-        return {"fired": name, **free()}
+        return {"fired": name, **await free()}
 
     async def list_agents() -> list[dict[str, Any]]:
         """The hired employees: model, calls, failures, tokens, spend and mean latency."""
-        spent = company.ledger.state().spent_by_agent
+        now, employees = await asyncio.to_thread(
+            lambda: (company.ledger.state(), list(company.roster))
+        )
+        spent = now.spent_by_agent
         return [
             employee.summary() | {"spent_usd": spent.get(employee.name, Decimal(0))}
-            for employee in company.roster
+            for employee in employees
         ]
 
     async def list_models() -> list[dict[str, Any]]:
         """Models you can hire: local (memory) or cloud (hire fee and prices per M tokens)."""
         offers = []
-        for info in await company.hireable_models():
+        for info in await company.hireable_models(policy):
             offer: dict[str, Any] = {"ref": info.ref, "local": info.local}
             if info.context_tokens:
                 offer["context_tokens"] = info.context_tokens
             if info.local:
                 offer["memory_gib"] = gib(info.memory_bytes or 0)
             else:
-                offer["hire_fee_usd"] = settings.hire_fee_usd
+                offer["hire_fee_usd"] = company.hire_fee_usd
                 offer |= company.prices.describe(info.provider, info.ref.split(":", 1)[1])
             offers.append(offer)
         return offers
 
     async def get_budget() -> dict[str, Any]:
         """Both budgets (expense in USD, resource memory in GiB) and the spend per employee."""
-        return budget_summary(company.ledger.state())
+        return budget_summary(await state())
 
     tools = [tool(get_budget)]
-    if settings.enable_local_agents or settings.enable_cloud_agents:
+    if policy.enable_local_agents or policy.enable_cloud_agents:
         tools += [tool(ask_agent), tool(list_agents), tool(list_models)]
-        if settings.enable_agent_creation:
+        if policy.enable_agent_creation:
             tools += [tool(hire_agent), tool(fire_agent)]
     return tools

@@ -59,7 +59,7 @@ async def run_loop(
     emit: Emit,
     max_steps: int,
     max_seconds: float,
-    notices: Notices = lambda: [],
+    notices: Notices | None = None,
 ) -> LoopOutcome:
     """Drive `model` until it answers; `messages` grows with every turn (the caller keeps it).
 
@@ -82,7 +82,7 @@ async def _steps(
     toolbox: Toolbox,
     emit: Emit,
     max_steps: int,
-    notices: Notices,
+    notices: Notices | None,
 ) -> LoopOutcome:
     outcome = LoopOutcome(answer="", steps=0)
     for step in range(1, max_steps + 1):
@@ -104,7 +104,7 @@ async def _steps(
             break
         done = await asyncio.gather(*(_run_tool(c, by_name, emit) for c in response.tool_calls))
         results = [result for result, _ in done]
-        if notes := notices():
+        if notices and (notes := notices()):
             results[-1] = _with_notices(results[-1], notes)
         messages.append(Message(role="tool", tool_results=results))
         outcome.tool_calls.extend(record for _, record in done)
@@ -133,29 +133,32 @@ async def _run_tool(
 ) -> tuple[ToolResult, ToolRecord]:
     emit(ToolCallStarted(call_id=call.id, name=call.name, arguments=call.arguments))
     started = time.monotonic()
-    ok = False
+    value, error = None, None
     try:
         tool = tools.get(call.name)
         if tool is None:
             raise ToolFailure(f"unknown tool '{call.name}'; available: {', '.join(tools)}")
-        content, ok = to_json(await tool.call(call.arguments)), True
+        value = await tool.call(call.arguments)
     except HashiruError as exc:  # ToolFailure included: the model's to fix
-        content = to_json({"error": str(exc)})
+        error = str(exc)
     except Exception as exc:  # a tool's bug must not end the CEO's run
-        content = to_json({"error": f"{call.name} crashed: {type(exc).__name__}: {exc}"})
-    seconds = time.monotonic() - started
-    emit(
-        ToolCallFinished(
-            call_id=call.id,
-            name=call.name,
-            arguments=call.arguments,
-            ok=ok,
-            result=content,
-            seconds=seconds,
-        )
+        error = f"{call.name} crashed: {type(exc).__name__}: {exc}"
+    finished = ToolCallFinished(
+        call_id=call.id,
+        name=call.name,
+        arguments=call.arguments,
+        ok=error is None,
+        result=value,
+        error=error,
+        seconds=time.monotonic() - started,
     )
-    result = ToolResult(call_id=call.id, name=call.name, content=content, is_error=not ok)
-    record = ToolRecord(name=call.name, arguments=call.arguments, ok=ok, seconds=seconds)
+    emit(finished)
+    result = ToolResult(
+        call_id=call.id, name=call.name, content=finished.content, is_error=not finished.ok
+    )
+    record = ToolRecord(
+        name=call.name, arguments=call.arguments, ok=finished.ok, seconds=finished.seconds
+    )
     return result, record
 
 

@@ -17,13 +17,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from hashiru.economy.ledger import Ledger, Reservation
+from hashiru.economy.ledger import BudgetState, Ledger, Reservation
 from hashiru.economy.prices import PriceBook
 from hashiru.errors import ProviderError
 from hashiru.messages import Message, ModelResponse, TextDelta, ToolSpec, Usage
 from hashiru.providers import ChatModel
 from hashiru.providers.base import StreamItem
-from hashiru.settings import Settings
+from hashiru.settings import RunPolicy, Settings
 
 MESSAGE_OVERHEAD_TOKENS = 16  # a chat template's role markers and separators, per message
 
@@ -35,6 +35,20 @@ def input_token_bound(messages: Sequence[Message], tools: Sequence[ToolSpec]) ->
     return sent + schemas + MESSAGE_OVERHEAD_TOKENS * len(messages)
 
 
+@dataclass(frozen=True)
+class MeterConfig:
+    """The workspace settings a till needs: the output cap per call, the longest a local call
+    may be held for, and the shares of the budget at which the CEO is warned."""
+
+    max_tokens: int
+    request_timeout: float
+    budget_warnings: tuple[float, ...]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MeterConfig:
+        return cls(settings.max_tokens, settings.request_timeout, settings.budget_warnings)
+
+
 @dataclass
 class Bill:
     """Filled in by the caller of `Meter.paying` with what the call reported."""
@@ -44,22 +58,27 @@ class Bill:
 
 
 class Meter:
-    """One run's till: every model call of the run, the CEO's and its employees', goes here."""
+    """One run's till: every model call of the run, the CEO's and its employees', goes here.
+
+    It charges by the run's policy: the run's spending cap, and whether the expense budget is
+    enforced at all.
+    """
 
     def __init__(
         self,
         ledger: Ledger,
         prices: PriceBook,
-        settings: Settings,
+        config: MeterConfig,
         run_id: str,
-        run_limit_usd: Decimal | None = None,
+        policy: RunPolicy,
     ) -> None:
         self.ledger = ledger
         self.prices = prices
-        self.settings = settings
+        self.config = config
         self.run_id = run_id
-        self.run_limit_usd = run_limit_usd
+        self.policy = policy
         self._warned = 0.0
+        self._latest: BudgetState | None = None  # the budgets after this run's latest call
 
     def metered(self, model: ChatModel, agent: str) -> MeteredModel:
         return MeteredModel(model, self, agent)
@@ -75,7 +94,7 @@ class Meter:
     ) -> AsyncIterator[Bill]:
         provider, name = model.provider.name, model.name
         if model.local:
-            worst = self.prices.local_cost(self.settings.request_timeout)
+            worst = self.prices.local_cost(self.config.request_timeout)
         else:
             bound = input_token_bound(messages, tools)
             worst = self.prices.worst_case(provider, name, bound, max_tokens)
@@ -86,8 +105,8 @@ class Meter:
             model=model.ref,
             provider=provider,
             usd=worst,
-            run_limit_usd=self.run_limit_usd,
-            enforce=self.settings.enable_economy_budget,
+            run_limit_usd=self.policy.max_usd,
+            enforce=self.policy.enable_economy_budget,
         )
         bill = Bill()
         started = time.monotonic()
@@ -110,7 +129,7 @@ class Meter:
         else:
             bill.cost_usd = self.prices.cost(model.provider.name, model.name, bill.usage)
             source = self.prices.price(model.provider.name, model.name).source
-        await asyncio.to_thread(
+        self._latest = await asyncio.to_thread(
             self.ledger.settle,
             hold,
             usd=bill.cost_usd,
@@ -121,12 +140,16 @@ class Meter:
         )
 
     def notices(self) -> list[str]:
-        """Budget warnings the CEO has not seen yet: each threshold is said once per run."""
-        state = self.ledger.state(self.run_id)
-        if not state.usd_total:
+        """Budget warnings the CEO has not seen yet: each threshold is said once per run.
+
+        Read from the budgets as this run's latest settled call left them (the ledger returns
+        them with the settlement), so a step costs no extra read of the ledger.
+        """
+        state = self._latest
+        if state is None or not state.usd_total:
             return []
         used = float(state.usd_spent / state.usd_total)
-        crossed = [t for t in self.settings.budget_warnings if t <= used and t > self._warned]
+        crossed = [t for t in self.config.budget_warnings if t <= used and t > self._warned]
         if not crossed:
             return []
         self._warned = max(crossed)
@@ -162,7 +185,7 @@ class MeteredModel:
     async def complete_with_cost(
         self, messages: Sequence[Message], tools: Sequence[ToolSpec] = (), max_tokens: int = 0
     ) -> tuple[ModelResponse, Decimal]:
-        limit = max_tokens or self.meter.settings.max_tokens
+        limit = max_tokens or self.meter.config.max_tokens
         async with self.meter.paying(self.agent, self.model, messages, tools, limit) as bill:
             response = await self.model.complete(messages, tools, limit)
             bill.usage = response.usage
@@ -171,7 +194,7 @@ class MeteredModel:
     async def stream(
         self, messages: Sequence[Message], tools: Sequence[ToolSpec] = (), max_tokens: int = 0
     ) -> AsyncIterator[StreamItem]:
-        limit = max_tokens or self.meter.settings.max_tokens
+        limit = max_tokens or self.meter.config.max_tokens
         async with self.meter.paying(self.agent, self.model, messages, tools, limit) as bill:
             async for item in self.model.stream(messages, tools, limit):
                 if not isinstance(item, TextDelta):

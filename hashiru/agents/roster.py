@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from hashiru.errors import AgentError, ConfigError
+from hashiru.locks import exclusive
 from hashiru.messages import Message, Usage
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -85,8 +86,8 @@ class Roster:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        try:
-            with self._db() as db:
+        try:  # under the lock: two processes switching a new file to WAL at once, one fails
+            with exclusive(path), self._db() as db:
                 db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise ConfigError(

@@ -8,19 +8,21 @@ never in this process.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Collection
+from pathlib import Path
 from typing import Annotated, Any
 
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel, Field
 
-from hashiru.settings import Settings
+from hashiru.settings import RunPolicy
 from hashiru.tools import Tool, ToolFailure, tool
 from hashiru.tools.files import file_tools
 from hashiru.tools.generated import as_tool, check_code, check_name, check_schema
 from hashiru.tools.registry import ToolRegistry
 from hashiru.tools.sandbox import Sandbox, SandboxError
-from hashiru.tools.web import web_tools
+from hashiru.tools.web import FetchConfig, web_tools
 
 
 class ToolRequest(BaseModel):
@@ -41,22 +43,34 @@ async def refuse_all(request: ToolRequest) -> bool:
 
 
 class Toolsmith:
-    def __init__(self, settings: Settings, registry: ToolRegistry, sandbox: Sandbox) -> None:
-        self.settings = settings
+    """The built-in tools, the registry of generated ones, and the sandbox they all run in."""
+
+    def __init__(
+        self,
+        registry: ToolRegistry,
+        sandbox: Sandbox,
+        *,
+        workspace: Path,
+        fetch: FetchConfig,
+        tool_imports: tuple[str, ...] = (),
+    ) -> None:
         self.registry = registry
         self.sandbox = sandbox
+        self.workspace = workspace
+        self.fetch = fetch
+        self.tool_imports = tool_imports
 
-    def tools(self, run_id: str, approve: Approver, reserved: Collection[str]) -> list[Tool]:
-        """What the switches allow now: asked again before every step, so new tools appear."""
-        creation, invocation = (
-            self.settings.enable_tool_creation,
-            self.settings.enable_tool_invocation,
-        )
+    def tools(
+        self, run_id: str, policy: RunPolicy, approve: Approver, reserved: Collection[str]
+    ) -> list[Tool]:
+        """What the policy's switches allow now: asked again before every step, so new tools
+        appear."""
+        creation, invocation = policy.enable_tool_creation, policy.enable_tool_invocation
         offered: list[Tool] = []
         builtins = self.builtin_tools()
         if creation:
             taken = {*reserved, *(t.name for t in builtins), "create_tool", "delete_tool"}
-            offered += self._making_tools(run_id, approve, taken)
+            offered += self._making_tools(run_id, policy.tool_approval, approve, taken)
         if creation or invocation:
             offered.append(tool(self._list_tools(builtins, reserved)))
         if invocation:
@@ -72,7 +86,7 @@ class Toolsmith:
             """Run Python in a sandbox (no network, no files outside a scratch folder)."""
             return await sandbox.run_python(code)
 
-        return [tool(run_python), *file_tools(self.settings), *web_tools(self.settings)]
+        return [tool(run_python), *file_tools(self.workspace), *web_tools(self.fetch)]
 
     def generated_tools(self) -> list[Tool]:
         return [
@@ -106,8 +120,10 @@ class Toolsmith:
 
         return list_tools
 
-    def _making_tools(self, run_id: str, approve: Approver, taken: set[str]) -> list[Tool]:
-        settings, registry, sandbox = self.settings, self.registry, self.sandbox
+    def _making_tools(
+        self, run_id: str, ask_first: bool, approve: Approver, taken: set[str]
+    ) -> list[Tool]:
+        registry, sandbox, tool_imports = self.registry, self.sandbox, self.tool_imports
 
         async def create_tool(
             name: Annotated[str, Field(description="lowercase_with_underscores")],
@@ -122,7 +138,7 @@ class Toolsmith:
             """Write a new tool (or a new version of one) and test it in the sandbox."""
             check_name(name, taken)
             check_schema(parameters)
-            check_code(code, settings.tool_imports, needs_network)
+            check_code(code, tool_imports, needs_network)
             validator = Draft202012Validator(parameters)
             examples = examples or []
             for example in examples:
@@ -131,7 +147,7 @@ class Toolsmith:
             request = ToolRequest(
                 name=name, description=description, code=code, needs_network=needs_network
             )
-            approved = not (settings.tool_approval or needs_network) or await approve(request)
+            approved = not (ask_first or needs_network) or await approve(request)
             network = needs_network and approved
             try:
                 trials = [
@@ -140,7 +156,8 @@ class Toolsmith:
                 ] or [await sandbox.run_python(code)]
             except SandboxError as exc:
                 raise ToolFailure(f"the trial run failed, nothing was saved: {exc}") from None
-            manifest = registry.save(
+            manifest = await asyncio.to_thread(
+                registry.save,
                 name=name,
                 description=description,
                 parameters=parameters,
@@ -161,7 +178,7 @@ class Toolsmith:
             name: Annotated[str, Field(description="A generated tool")],
         ) -> dict[str, Any]:
             """Remove a generated tool from the offer; it is archived, not destroyed."""
-            registry.delete(name)
+            await asyncio.to_thread(registry.delete, name)
             return {"deleted": name}
 
         return [tool(create_tool), tool(delete_tool)]

@@ -37,11 +37,15 @@ import psutil
 from pydantic import BaseModel, ConfigDict
 
 from hashiru.economy.resources import gib
-from hashiru.errors import BudgetExceeded, HashiruError
+from hashiru.errors import BudgetExceeded, HashiruError, LedgerError
+from hashiru.locks import exclusive
 from hashiru.messages import Usage
 
 SCHEMA_VERSION = 1
 DEAD_HOLDER_NOTE = "holder process died"
+NO_RUN = ""
+"""The run_id of rows that no run made: a fire from the CLI or the app, a budget change, a manual
+adjustment. Their money counts against the workspace budget and against no run's cap."""
 
 Kind = Literal["budget", "hire", "fire", "reserve", "settle", "release", "adjust"]
 
@@ -143,7 +147,8 @@ class Ledger:
         self._local = threading.local()
         path.parent.mkdir(parents=True, exist_ok=True)
         db = self._db()
-        db.execute("PRAGMA journal_mode=WAL")  # stays set in the file
+        with exclusive(path):  # two processes switching a new file to WAL at once: one fails
+            db.execute("PRAGMA journal_mode=WAL")  # stays set in the file
         with db:  # commits (or rolls back) the BEGIN
             db.execute("BEGIN IMMEDIATE")
             version = db.execute("PRAGMA user_version").fetchone()[0]
@@ -159,7 +164,7 @@ class Ledger:
 
     def set_budget(self, usd: Decimal | None = None, memory_bytes: int | None = None) -> None:
         """Record new totals; what is not given keeps its current value."""
-        _check_not_negative(usd=usd, memory_bytes=memory_bytes)
+        _check_amounts(usd=usd, memory_bytes=memory_bytes)
         with self._transaction("IMMEDIATE") as db:
             total, memory = self._books.budget
             if usd is not None:
@@ -179,17 +184,19 @@ class Ledger:
         run_limit_usd: Decimal | None = None,
         enforce: bool = True,
     ) -> Reservation:
-        """Hold `usd` for a call, or raise BudgetExceeded saying what is free and what to do."""
-        _check_not_negative(usd=usd)
+        """Hold `usd` for a call, or raise BudgetExceeded saying what is free and what to do.
+
+        The hold must fit both the workspace budget and, given `run_limit_usd`, the run's cap;
+        a $0 hold always fits. Raises LedgerError for a negative amount.
+        """
+        _check_amounts(usd=usd)
         hold = _nano(usd, ROUND_CEILING)
         refusal = None
         with self._transaction("IMMEDIATE") as db:
             self._release_dead_holds(db)
-            state = self._books.state(run_id)
             if enforce:
-                refusal = _expense_refusal(state, _usd(hold), "this call") or _run_refusal(
-                    state, _usd(hold), run_limit_usd
-                )
+                state = self._books.state(run_id)
+                refusal = _usd_refusal(state, hold, "this call", run_limit_usd)
             if refusal is None:
                 reservation_id = self._append(
                     db,
@@ -215,9 +222,13 @@ class Ledger:
         price_source: str,
         ok: bool = True,
         note: str = "",
-    ) -> None:
-        """Record what the call really cost (even above the hold) and close its hold."""
-        _check_not_negative(usd=usd)
+    ) -> BudgetState:
+        """Record what the call really cost (even above the hold) and close its hold.
+
+        Returns both budgets and the run's figures just after, so the caller needs no second
+        read to see where the money stands.
+        """
+        _check_amounts(usd=usd)
         with self._transaction("IMMEDIATE") as db:
             self._check_open(db, reservation)
             self._append(
@@ -231,6 +242,7 @@ class Ledger:
                 ok=ok,
                 note=note,
             )
+            return self._books.state(reservation.run_id)
 
     def release(self, reservation: Reservation, note: str = "") -> None:
         """Close a hold whose call never happened; nothing is spent."""
@@ -247,23 +259,26 @@ class Ledger:
         provider: str,
         fee_usd: Decimal,
         memory_bytes: int,
+        run_limit_usd: Decimal | None = None,
         enforce_usd: bool = True,
         enforce_memory: bool = True,
     ) -> None:
         """Pay the hire fee and load the model's memory (once per model), or raise BudgetExceeded.
 
-        Raises ValueError when `agent` is already hired: that is the caller's mistake.
+        The fee is a charge of the run like its calls: it must fit the workspace budget and,
+        given `run_limit_usd`, the run's cap; a $0 fee always fits (memory is still checked).
+        Raises LedgerError when `agent` is already hired: that is the caller's mistake.
         """
-        _check_not_negative(fee_usd=fee_usd, memory_bytes=memory_bytes)
+        _check_amounts(fee_usd=fee_usd, memory_bytes=memory_bytes)
         fee = _nano(fee_usd, ROUND_HALF_EVEN)
         refusal = None
         with self._transaction("IMMEDIATE") as db:
             if agent in self._books.hires:
-                raise ValueError(f"{agent!r} is already hired; fire it first.")
+                raise LedgerError(f"{agent!r} is already hired; fire it first or pick a new name.")
             self._release_dead_holds(db)
-            state = self._books.state()
+            state = self._books.state(run_id)
             if enforce_usd:
-                refusal = _expense_refusal(state, _usd(fee), f"hiring {agent!r}")
+                refusal = _usd_refusal(state, fee, f"hiring {agent!r}", run_limit_usd)
             if enforce_memory and refusal is None:
                 refusal = _memory_refusal(state, self._books.hires, agent, model, memory_bytes)
             if refusal is None:
@@ -281,16 +296,21 @@ class Ledger:
             raise BudgetExceeded(refusal)
 
     def fire(self, *, run_id: str, agent: str) -> None:
-        """End a hire; its model's memory is freed when no active employee uses it any more."""
+        """End a hire; its model's memory is freed when no active employee uses it any more.
+
+        `run_id` is NO_RUN when no run fires it (the CLI, the app, a start-up reconciliation).
+        """
         with self._transaction("IMMEDIATE") as db:
             hired = self._books.hires.get(agent)
             if hired is None:
-                raise ValueError(f"{agent!r} is not hired, so it cannot be fired.")
+                raise LedgerError(
+                    f"{agent!r} is not hired, so it cannot be fired; see `hashiru agents`."
+                )
             self._append(
                 db, "fire", run_id=run_id, agent=agent, model=hired.model, provider=hired.provider
             )
 
-    def adjust(self, *, usd: Decimal, note: str, run_id: str = "") -> None:
+    def adjust(self, *, usd: Decimal, note: str, run_id: str = NO_RUN) -> None:
         """A manual correction: positive spends, negative refunds."""
         with self._transaction("IMMEDIATE") as db:
             self._append(
@@ -371,7 +391,7 @@ class Ledger:
         return self._books.last_id
 
     def _check_open(self, db: sqlite3.Connection, reservation: Reservation) -> None:
-        """ValueError unless `reservation` is a hold in this ledger that nothing has closed yet."""
+        """LedgerError unless `reservation` is a hold in this ledger that nothing has closed yet."""
         if reservation.id in self._books.holds:
             return
         row = db.execute(
@@ -380,9 +400,15 @@ class Ledger:
             (reservation.id,),
         ).fetchone()
         if row is None or row[0] != "reserve":
-            raise ValueError(f"No reservation {reservation.id} in this ledger.")
+            raise LedgerError(
+                f"No reservation {reservation.id} in this ledger; settle or release only a "
+                "Reservation that this ledger's reserve returned."
+            )
         why = f" ({row[2]})" if row[2] else ""
-        raise ValueError(f"Reservation {reservation.id} was already {row[1]}d{why}.")
+        raise LedgerError(
+            f"Reservation {reservation.id} was already {row[1]}d{why}; a hold closes once, so "
+            "do not settle or release it again."
+        )
 
     def _release_dead_holds(self, db: sqlite3.Connection) -> None:
         for hold in self._books.dead_holds():
@@ -476,17 +502,28 @@ def _usd(nano: int) -> Decimal:
 
 
 def _money(usd: Decimal) -> str:
-    return f"${usd:,.4f}"
+    """Four decimals, or exactly where that would show a real amount as "$0.0000"."""
+    shown = f"{usd:,.4f}"
+    return f"${usd.normalize():f}" if usd and shown in ("0.0000", "-0.0000") else f"${shown}"
 
 
 def _gib(memory_bytes: int) -> str:
     return f"{gib(memory_bytes)} GiB"
 
 
-def _check_not_negative(**values: Decimal | int | None) -> None:
+MAX_AMOUNT = 10**9
+"""Dollars or bytes above this are refused: nano-dollars must fit SQLite's 64-bit integers."""
+
+
+def _check_amounts(**values: Decimal | int | None) -> None:
+    """LedgerError unless each given amount is a finite number from zero to MAX_AMOUNT (bytes:
+    that many GiB)."""
     for name, value in values.items():
-        if value is not None and value < 0:
-            raise ValueError(f"{name} must not be negative, got {value}.")
+        if value is None:
+            continue
+        limit = MAX_AMOUNT * (2**30 if name.endswith("bytes") else 1)
+        if not Decimal(value).is_finite() or not 0 <= value <= limit:
+            raise LedgerError(f"{name} must be a finite amount from 0 to {limit:,}, got {value}.")
 
 
 def _entry(row: sqlite3.Row) -> Entry:
@@ -533,6 +570,18 @@ def _alive(holder: str) -> bool:
         return True
 
 
+def _usd_refusal(state: BudgetState, nano: int, what: str, run_limit: Decimal | None) -> str | None:
+    """Why `nano` does not fit the workspace budget or the run's cap, or None when it fits.
+
+    Free work always fits, however far past a total the spend is: the CEO must be able to
+    finish on local models, which is what every refusal tells it to do.
+    """
+    if nano == 0:
+        return None
+    usd = _usd(nano)
+    return _expense_refusal(state, usd, what) or _run_refusal(state, usd, what, run_limit)
+
+
 def _expense_refusal(state: BudgetState, usd: Decimal, what: str) -> str | None:
     if usd <= state.usd_free:
         return None
@@ -544,13 +593,13 @@ def _expense_refusal(state: BudgetState, usd: Decimal, what: str) -> str | None:
     )
 
 
-def _run_refusal(state: BudgetState, usd: Decimal, limit: Decimal | None) -> str | None:
+def _run_refusal(state: BudgetState, usd: Decimal, what: str, limit: Decimal | None) -> str | None:
     assert state.run_spent is not None and state.run_reserved is not None
     left = None if limit is None else limit - state.run_spent - state.run_reserved
     if left is None or usd <= left:
         return None
     return (
-        f"Run limit exceeded: this call needs up to {_money(usd)}, but this run may spend "
+        f"Run limit exceeded: {what} needs up to {_money(usd)}, but this run may spend "
         f"{_money(limit)} and has used {_money(state.run_spent)} (plus "
         f"{_money(state.run_reserved)} held), leaving {_money(max(left, Decimal(0)))}. Finish "
         "with what you have, or use a local employee, which costs nothing."

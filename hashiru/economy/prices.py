@@ -13,6 +13,7 @@ own calculation, so cached tokens, cache writes and prompt-size tiers are charge
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -24,7 +25,7 @@ from genai_prices.data_snapshot import get_snapshot
 
 from hashiru.errors import ConfigError
 from hashiru.messages import Usage
-from hashiru.settings import Settings
+from hashiru.settings import PriceOverride, Settings
 
 LOCAL_PROVIDERS = frozenset({"ollama", "embedded", "scripted"})
 """Backends that run on this machine: their calls cost time (`local_cost`), not tokens."""
@@ -54,10 +55,20 @@ class ModelPrice:
 
 
 class PriceBook:
-    """Prices and costs of model calls for one Settings (its overrides and local rate)."""
+    """Prices and costs of model calls: the user's overrides, then genai-prices' bundled data;
+    local calls at `local_usd_per_hour`."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(
+        self,
+        overrides: Mapping[str, PriceOverride] | None = None,
+        local_usd_per_hour: Decimal = _ZERO,
+    ) -> None:
+        self.overrides = dict(overrides or {})
+        self.local_usd_per_hour = local_usd_per_hour
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PriceBook:
+        return cls(settings.prices, settings.local_usd_per_hour)
 
     def is_local(self, provider: str) -> bool:
         return provider in LOCAL_PROVIDERS
@@ -68,7 +79,7 @@ class PriceBook:
         Order: the user's override for "provider:model", then zero for local backends (they
         are charged by time), then genai-prices' bundled data.
         """
-        if override := self.settings.prices.get(f"{provider}:{model}"):
+        if override := self.overrides.get(f"{provider}:{model}"):
             return ModelPrice(
                 input_per_mtok=override.input_per_mtok,
                 output_per_mtok=override.output_per_mtok,
@@ -131,8 +142,8 @@ class PriceBook:
         return max(self.cost(provider, model, usage) for usage in splits)
 
     def local_cost(self, seconds: float) -> Decimal:
-        """What `seconds` of a local model's time cost at settings.local_usd_per_hour."""
-        return self.settings.local_usd_per_hour * Decimal(str(max(seconds, 0.0))) / 3600
+        """What `seconds` of a local model's time cost at `local_usd_per_hour`."""
+        return self.local_usd_per_hour * Decimal(str(max(seconds, 0.0))) / 3600
 
     def describe(self, provider: str, model: str) -> dict[str, str | bool]:
         """A compact, JSON-ready price for listings: rates as strings, or "unknown"."""
@@ -140,7 +151,7 @@ class PriceBook:
         if price is None:
             return {"price": "unknown"}
         if price.source == LOCAL_SOURCE:
-            return {"price": "local", "usd_per_hour": _fmt(self.settings.local_usd_per_hour)}
+            return {"price": "local", "usd_per_hour": _fmt(self.local_usd_per_hour)}
         shown: dict[str, str | bool] = {
             "input_per_mtok": _fmt(price.input_per_mtok),
             "output_per_mtok": _fmt(price.output_per_mtok),

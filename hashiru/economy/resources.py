@@ -15,8 +15,6 @@ from functools import cache
 
 import psutil
 
-from hashiru.settings import Settings
-
 GIB = 2**30
 _MIB = 2**20
 _NVIDIA_SMI_TIMEOUT_S = 2.0
@@ -55,14 +53,12 @@ def gpu_memory_bytes() -> int:
         return 0  # no driver, a hung or failing tool, or output we do not understand
 
 
-def memory_budget_bytes(settings: Settings) -> int:
-    """Bytes local models may use: settings.memory_gib if set, else the machine's memory less
-    settings.memory_reserve_gib, never below 0 (a small machine gets no local hires, not an
-    error)."""
-    if settings.memory_gib is not None:
-        return int(settings.memory_gib * GIB)
-    reserve = int(settings.memory_reserve_gib * GIB)
-    return max(machine_memory_bytes() - reserve, 0)
+def memory_budget_bytes(memory_gib: Decimal | None, reserve_gib: Decimal) -> int:
+    """Bytes local models may use: `memory_gib` if set, else the machine's memory less
+    `reserve_gib`, never below 0 (a small machine gets no local hires, not an error)."""
+    if memory_gib is not None:
+        return int(memory_gib * GIB)
+    return max(machine_memory_bytes() - int(reserve_gib * GIB), 0)
 
 
 def gib(num_bytes: int) -> Decimal:

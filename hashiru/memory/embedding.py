@@ -4,8 +4,8 @@ The default, `MiniLMEmbedding`, runs all-MiniLM-L6-v2 (int8 ONNX, 384 dims) on t
 nothing is downloaded at run time and nothing leaves the machine. `OllamaEmbedding` and
 `GeminiEmbedding` use a model server instead; `HashEmbedding` is a fast, deterministic stand-in
 for tests. Chroma stores a collection's embedding function by name and config, so every class
-here is registered, and its config holds neither paths nor keys: those come from the settings
-and the environment when Chroma rebuilds the function.
+here is registered, and its config holds neither paths nor keys: those come from the memory
+config, or from the settings and the environment when Chroma rebuilds the function.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from chromadb.utils.embedding_functions import (
 from pydantic import SecretStr
 
 from hashiru.errors import ConfigError, ProviderError
+from hashiru.memory.store import MemoryConfig
 from hashiru.settings import Settings
 
 MINILM_ID = "all-MiniLM-L6-v2-onnx-int8"
@@ -244,16 +245,22 @@ def _post(provider: str, client: httpx.Client, url: str, body: dict, **kw: Any) 
     except httpx.TransportError as exc:
         raise ProviderError(provider, "connection", f"cannot reach {url}: {exc}") from None
     if reply.status_code >= 400:
-        status = reply.status_code
-        kinds = {401: "auth", 403: "auth", 404: "not_found", 408: "timeout", 429: "rate_limit"}
-        kind = kinds.get(status, "server" if status >= 500 else "bad_request")
-        raise ProviderError(provider, kind, reply.text[:300] or "no detail given", status=status)
+        raise ProviderError.for_status(provider, reply.status_code, reply.text[:300])
     return reply.json()
 
 
 def _unit_rows(rows: Any) -> np.ndarray:
     array = np.asarray(rows, dtype=np.float32)
     return array / np.clip(np.linalg.norm(array, axis=1, keepdims=True), 1e-12, None)
+
+
+def _configured() -> MemoryConfig:
+    """The memory config read from the settings and the environment.
+
+    A function Chroma rebuilt from a collection's config knows only its model name; this is
+    where it finds its host, key and timeout.
+    """
+    return MemoryConfig.from_settings(Settings.load())
 
 
 def _ollama_url(host: str) -> str:
@@ -268,7 +275,7 @@ def _ollama_url(host: str) -> str:
 
 @register_embedding_function
 class OllamaEmbedding(_Encoder):
-    """An embedding model on an Ollama server (POST /api/embed); the host comes from settings."""
+    """An embedding model on an Ollama server (POST /api/embed); the host comes from the config."""
 
     def __init__(self, model: str, host: str | None = None, timeout: float | None = None) -> None:
         self.model = model
@@ -279,9 +286,9 @@ class OllamaEmbedding(_Encoder):
     def _connect(self) -> tuple[httpx.Client, str]:
         if self._client is None:
             if self._host is None or self._timeout is None:
-                settings = Settings.load()
-                self._host = self._host or settings.ollama_host
-                self._timeout = self._timeout or settings.request_timeout
+                config = _configured()
+                self._host = self._host or config.ollama_host
+                self._timeout = self._timeout or config.timeout
             self._client = httpx.Client(timeout=self._timeout)
         return self._client, _ollama_url(self._host or "")
 
@@ -311,7 +318,7 @@ GEMINI_BATCH = 100  # batchEmbedContents takes at most 100 requests
 
 @register_embedding_function
 class GeminiEmbedding(_Encoder):
-    """A Gemini embedding model (batchEmbedContents); the key comes from settings or the env."""
+    """A Gemini embedding model (batchEmbedContents); the key comes from the config or the env."""
 
     def __init__(
         self,
@@ -329,11 +336,11 @@ class GeminiEmbedding(_Encoder):
     def _connect(self) -> httpx.Client:
         if self._client is None:
             if not (self._key and self._timeout):
-                settings = Settings.load()
-                secret = settings.gemini_api_key
+                config = _configured()
+                secret = config.gemini_api_key
                 self._key = self._key or (secret.get_secret_value() if secret else None)
-                self._base_url = self._base_url or settings.gemini_base_url
-                self._timeout = self._timeout or settings.request_timeout
+                self._base_url = self._base_url or config.gemini_base_url
+                self._timeout = self._timeout or config.timeout
             if not self._key:
                 raise ConfigError(
                     "Gemini embeddings need an API key: set GEMINI_API_KEY "
@@ -379,9 +386,9 @@ class GeminiEmbedding(_Encoder):
         return GeminiEmbedding(str(config["model"]))
 
 
-def embedding_function(settings: Settings) -> EmbeddingFunction[Documents]:
-    """The embedding function `settings.memory_embedding` names."""
-    choice = settings.memory_embedding.strip()
+def embedding_function(config: MemoryConfig) -> EmbeddingFunction[Documents]:
+    """The embedding function `config.embedding` (HASHIRU_MEMORY_EMBEDDING) names."""
+    choice = config.embedding.strip()
     kind, _, model = choice.partition(":")
     if choice == "minilm":
         return MiniLMEmbedding()
@@ -390,11 +397,9 @@ def embedding_function(settings: Settings) -> EmbeddingFunction[Documents]:
     if choice == "hash":  # for tests: fast, not semantic
         return HashEmbedding()
     if kind == "ollama" and model:
-        return OllamaEmbedding(model, settings.ollama_host, settings.request_timeout)
+        return OllamaEmbedding(model, config.ollama_host, config.timeout)
     if kind == "gemini" and model:
-        return GeminiEmbedding(
-            model, settings.gemini_api_key, settings.gemini_base_url, settings.request_timeout
-        )
+        return GeminiEmbedding(model, config.gemini_api_key, config.gemini_base_url, config.timeout)
     raise ConfigError(
         f"Invalid setting 'memory_embedding' (HASHIRU_MEMORY_EMBEDDING): {choice!r}; use "
         "minilm, chroma-default, ollama:<model> or gemini:<model>."

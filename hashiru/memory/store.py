@@ -4,6 +4,9 @@ One Chroma collection, "memories", in cosine space; similarity = 1 - cosine dist
 the `key` of an earlier one replaces it; a note nearly the same as an earlier one (similarity at
 least `memory_dedupe_similarity`) updates that one rather than piling up copies. Notes that look
 like secrets are refused: memories sit unencrypted on disk and are shown to every model.
+
+Importing this module is cheap (its types are what the agents need); Chroma and the embedding
+model are imported when a store is opened.
 """
 
 from __future__ import annotations
@@ -15,24 +18,62 @@ import math
 import re
 import secrets
 import threading
+from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol, get_args
+from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
 from urllib.parse import urlsplit
 
-import chromadb
-import numpy as np
-from chromadb.api.types import Documents, EmbeddingFunction
-from chromadb.config import Settings as ChromaSettings
-from pydantic import BaseModel, ValidationError, field_validator
+from pydantic import BaseModel, SecretStr, ValidationError, field_validator
 
 from hashiru.errors import ConfigError, HashiruError
-from hashiru.memory.embedding import embedding_function, encode_documents, encode_queries
+from hashiru.locks import exclusive
 from hashiru.settings import Settings
+
+if TYPE_CHECKING:
+    import numpy as np
+    from chromadb.api.types import Documents, EmbeddingFunction
 
 Kind = Literal["preference", "correction", "fact", "lesson"]
 KINDS: tuple[str, ...] = get_args(Kind)
 COLLECTION = "memories"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemoryConfig:
+    """What the memory store is given: where memories live, how they are found and embedded."""
+
+    path: Path  # Chroma's folder on disk, used when there is no chroma_url
+    chroma_url: str | None  # a Chroma server
+    top_k: int  # memories recalled per search
+    min_similarity: float  # cosine; weaker matches are dropped
+    dedupe_similarity: float  # a new memory this close to an old one updates it
+    embedding: str  # minilm, chroma-default, hash, ollama:<model> or gemini:<model>
+    ollama_host: str  # for ollama:<model>
+    gemini_api_key: SecretStr | None  # for gemini:<model>
+    gemini_base_url: str | None
+    timeout: float  # seconds for one embedding request to a server
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MemoryConfig:
+        return cls(
+            path=settings.home.expanduser() / "chroma",
+            chroma_url=settings.memory_chroma_url,
+            top_k=settings.memory_top_k,
+            min_similarity=settings.memory_min_similarity,
+            dedupe_similarity=settings.memory_dedupe_similarity,
+            embedding=settings.memory_embedding,
+            ollama_host=settings.ollama_host,
+            gemini_api_key=settings.gemini_api_key,
+            gemini_base_url=settings.gemini_base_url,
+            timeout=settings.request_timeout,
+        )
+
+    @property
+    def where(self) -> str:
+        """Where the memories are, for messages."""
+        return self.chroma_url or str(self.path)
 
 
 class MemoryRefused(HashiruError):
@@ -180,13 +221,15 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _client(settings: Settings) -> Any:
+def _client(config: MemoryConfig) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
-    url = settings.memory_chroma_url
+    url = config.chroma_url
     if not url:
-        path = settings.home.expanduser() / "chroma"
-        path.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+        config.path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(config.path), settings=chroma_settings)
     parts = urlsplit(url if "://" in url else f"http://{url}")
     ssl = parts.scheme == "https"
     try:
@@ -205,26 +248,34 @@ def _client(settings: Settings) -> Any:
 
 
 class ChromaMemoryStore:
-    """Memories in Chroma: on disk under HASHIRU_HOME/chroma, or on `memory_chroma_url`."""
+    """Memories in Chroma: on disk under HASHIRU_HOME/chroma, or on `memory_chroma_url`.
+
+    `embedding` overrides the one the config names (tests use HashEmbedding).
+    """
 
     def __init__(
-        self, settings: Settings, embedding: EmbeddingFunction[Documents] | None = None
+        self, config: MemoryConfig, embedding: EmbeddingFunction[Documents] | None = None
     ) -> None:
-        self.settings = settings
-        self.embedding = embedding if embedding is not None else embedding_function(settings)
-        self.where = settings.memory_chroma_url or str(settings.home / "chroma")
-        self._client = _client(settings)
-        try:
-            self._collection = self._client.get_or_create_collection(
-                COLLECTION,
-                configuration={"hnsw": {"space": "cosine"}},
-                embedding_function=self.embedding,
-            )
-        except ValueError as exc:
-            persisted = re.search(r"persisted: (\S+)", str(exc))
-            if persisted is None:
-                raise
-            raise self._mismatch(persisted.group(1)) from None
+        # Imported here, before the collection opens: it registers our embedding functions.
+        from hashiru.memory.embedding import embedding_function
+
+        self.config = config
+        self.embedding = embedding if embedding is not None else embedding_function(config)
+        # Chroma's first open of a folder creates its tables and our collection: of two processes
+        # doing that at once, one fails ("table collections already exists"). They take turns.
+        with nullcontext() if config.chroma_url else exclusive(config.path):
+            self._client = _client(config)
+            try:
+                self._collection = self._client.get_or_create_collection(
+                    COLLECTION,
+                    configuration={"hnsw": {"space": "cosine"}},
+                    embedding_function=self.embedding,
+                )
+            except ValueError as exc:
+                persisted = re.search(r"persisted: (\S+)", str(exc))
+                if persisted is None:
+                    raise
+                raise self._mismatch(persisted.group(1)) from None
         self._check_embedding()
         self._lock = threading.RLock()
 
@@ -234,6 +285,8 @@ class ChromaMemoryStore:
         self, text: str, kind: Kind, key: str | None = None, run_id: str = "", agent: str = ""
     ) -> Memory:
         """Remember `text`; a note with the same key, or nearly the same text, is updated."""
+        from hashiru.memory.embedding import encode_documents
+
         text = _checked(text, kind)
         key = (key or "").strip() or None
         vector = encode_documents(self.embedding, [text])[0]
@@ -280,8 +333,10 @@ class ChromaMemoryStore:
         self, query: str, k: int | None = None, min_similarity: float | None = None
     ) -> list[Recalled]:
         """The `k` memories nearest `query` with at least `min_similarity`; marks them used."""
-        k = k or self.settings.memory_top_k
-        floor = self.settings.memory_min_similarity if min_similarity is None else min_similarity
+        from hashiru.memory.embedding import encode_queries
+
+        k = k or self.config.top_k
+        floor = self.config.min_similarity if min_similarity is None else min_similarity
         if not query.strip():
             return []
         vector = encode_queries(self.embedding, [query])[0]
@@ -342,6 +397,8 @@ class ChromaMemoryStore:
         Texts are embedded again, so a backup moves memories to another embedding function.
         Nothing is stored unless every line is a valid memory.
         """
+        from hashiru.memory.embedding import encode_documents
+
         memories: dict[str, Memory] = {}
         lines = Path(path).read_text(encoding="utf-8").splitlines()
         for number, line in enumerate(lines, 1):
@@ -399,7 +456,7 @@ class ChromaMemoryStore:
     def _near_duplicate(self, vector: np.ndarray, key: str | None) -> Memory | None:
         """The nearest memory, if it is close enough to be the same note (and not keyed apart)."""
         nearest = self._nearest(vector, 1)
-        if not nearest or nearest[0].similarity < self.settings.memory_dedupe_similarity:
+        if not nearest or nearest[0].similarity < self.config.dedupe_similarity:
             return None
         memory = nearest[0].memory
         return memory if key is None or memory.key in (None, key) else None
@@ -417,8 +474,8 @@ class ChromaMemoryStore:
     def _mismatch(self, persisted: str) -> ConfigError:
         asked = f"{self.embedding.name()} {self.embedding.get_config()}"
         return ConfigError(
-            f"The memories in {self.where} were embedded with {persisted}, not {asked} "
-            f"(HASHIRU_MEMORY_EMBEDDING is {self.settings.memory_embedding!r}). Set it back, or "
+            f"The memories in {self.config.where} were embedded with {persisted}, not {asked} "
+            f"(HASHIRU_MEMORY_EMBEDDING is {self.config.embedding!r}). Set it back, or "
             "export the memories and import them into an empty store (a new HASHIRU_HOME or "
             "Chroma server), which embeds them again."
         )

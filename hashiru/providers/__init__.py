@@ -1,18 +1,30 @@
 """Model backends behind one interface, addressed by `provider:model` strings.
 
 Backends are imported lazily: the SDKs take a second or more each to import, and a run on the
-embedded model should not pay for Gemini's.
+embedded model should not pay for Gemini's. `Providers` is the one place that reads Settings:
+each backend is built from the ProviderConfig made for it here.
 """
 
 from __future__ import annotations
 
 import importlib
+import threading
 
 from hashiru.errors import ConfigError
-from hashiru.providers.base import Chat, ChatModel, ModelInfo, Provider
+from hashiru.providers.base import Chat, ChatModel, ModelInfo, Provider, ProviderConfig
 from hashiru.settings import Settings
 
-__all__ = ["BACKENDS", "Chat", "ChatModel", "ModelInfo", "Provider", "Providers", "parse_ref"]
+__all__ = [
+    "BACKENDS",
+    "Chat",
+    "ChatModel",
+    "ModelInfo",
+    "Provider",
+    "ProviderConfig",
+    "Providers",
+    "parse_ref",
+    "provider_config",
+]
 
 BACKENDS: dict[str, str] = {
     "ollama": "hashiru.providers.ollama:OllamaProvider",
@@ -21,6 +33,12 @@ BACKENDS: dict[str, str] = {
     "embedded": "hashiru.providers.embedded:EmbeddedProvider",
     "scripted": "hashiru.providers.scripted:ScriptedProvider",
 }
+
+
+def _known(name: str) -> str:
+    if name not in BACKENDS:
+        raise ConfigError(f"Unknown provider '{name}' (known: {', '.join(BACKENDS)}).")
+    return name
 
 
 def parse_ref(ref: str) -> tuple[str, str]:
@@ -32,21 +50,58 @@ def parse_ref(ref: str) -> tuple[str, str]:
     return provider, model
 
 
+def provider_config(settings: Settings, name: str) -> ProviderConfig:
+    """The part of `settings` that backend `name` is given."""
+    shared = {
+        "timeout": settings.request_timeout,
+        "retries": settings.retries,
+        "max_tokens": settings.max_tokens,
+    }
+    if name == "ollama":
+        return ProviderConfig(base_url=settings.ollama_host, **shared)
+    if name == "gemini":
+        return ProviderConfig(
+            api_key=settings.gemini_api_key,
+            base_url=settings.gemini_base_url,
+            default_model=settings.gemini_default_model,
+            **shared,
+        )
+    if name == "anthropic":
+        return ProviderConfig(
+            api_key=settings.anthropic_api_key,
+            base_url=settings.anthropic_base_url,
+            default_model=settings.anthropic_default_model,
+            **shared,
+        )
+    return ProviderConfig(**shared)
+
+
 class Providers:
-    """One instance of each backend per runtime, created on first use."""
+    """One instance of each backend per runtime, created on first use.
+
+    `extra` backends (a test's scripted models) come ready-made, with their own config.
+    """
 
     def __init__(self, settings: Settings, extra: dict[str, Provider] | None = None) -> None:
         self.settings = settings
         self._instances: dict[str, Provider] = dict(extra or {})
+        self._lock = threading.Lock()  # backends are imported in threads too (`survey`)
+
+    def config(self, name: str) -> ProviderConfig:
+        """Backend `name`'s config, without importing its SDK (a ready-made one keeps its own)."""
+        if name in self._instances:
+            return self._instances[name].config
+        return provider_config(self.settings, _known(name))
 
     def get(self, name: str) -> Provider:
-        if name not in self._instances:
-            if name not in BACKENDS:
-                raise ConfigError(f"Unknown provider '{name}' (known: {', '.join(BACKENDS)}).")
-            module_name, class_name = BACKENDS[name].split(":")
-            backend = getattr(importlib.import_module(module_name), class_name)
-            self._instances[name] = backend(self.settings)
-        return self._instances[name]
+        """Backend `name`, importing its SDK the first time (seconds for some: from async
+        code, call this in a thread)."""
+        with self._lock:
+            if name not in self._instances:
+                module_name, class_name = BACKENDS[_known(name)].split(":")
+                backend = getattr(importlib.import_module(module_name), class_name)
+                self._instances[name] = backend(config=self.config(name))
+            return self._instances[name]
 
     def model(self, ref: str) -> ChatModel:
         provider, model = parse_ref(ref)

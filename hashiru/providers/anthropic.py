@@ -18,7 +18,7 @@ from anthropic.types import ModelInfo as AnthropicModel
 
 from hashiru.errors import ProviderError
 from hashiru.messages import Message, ModelResponse, TextDelta, ToolCall, ToolSpec, Usage
-from hashiru.providers.base import ModelInfo, Provider, StreamItem, error_for_status
+from hashiru.providers.base import ModelInfo, Provider, StreamItem
 
 # An `error` event inside a streamed reply arrives under HTTP 200 and names only its type.
 _IN_STREAM_STATUS = {"rate_limit_error": 429, "overloaded_error": 529}
@@ -27,18 +27,13 @@ _IN_STREAM_STATUS = {"rate_limit_error": 429, "overloaded_error": 529}
 class AnthropicProvider(Provider):
     name = "anthropic"
     local = False
-
-    def unavailable_reason(self) -> str | None:
-        return None if self.settings.anthropic_api_key else "set ANTHROPIC_API_KEY"
+    key_variables = ("ANTHROPIC_API_KEY",)
 
     def new_client(self) -> anthropic.AsyncAnthropic:
-        key = self.settings.anthropic_api_key
-        if key is None:
-            raise ProviderError(self.name, "auth", "set ANTHROPIC_API_KEY")
         return anthropic.AsyncAnthropic(
-            api_key=key.get_secret_value(),
-            base_url=self.settings.anthropic_base_url,
-            timeout=self.settings.request_timeout,
+            api_key=self.api_key(),
+            base_url=self.config.base_url,
+            timeout=self.config.timeout,
             max_retries=0,
         )
 
@@ -88,10 +83,10 @@ class AnthropicProvider(Provider):
         except anthropic.APIStatusError as exc:
             raise _status_error(exc) from exc
         except anthropic.APITimeoutError as exc:
-            seconds = self.settings.request_timeout
+            seconds = self.config.timeout
             raise ProviderError(self.name, "timeout", f"no reply within {seconds:g}s") from exc
         except anthropic.APIConnectionError as exc:
-            where = self.settings.anthropic_base_url or "api.anthropic.com"
+            where = self.config.base_url or "api.anthropic.com"
             reason = exc.__cause__ or exc
             raise ProviderError(self.name, "connection", f"cannot reach {where}: {reason}") from exc
 
@@ -176,4 +171,4 @@ def _status_error(exc: anthropic.APIStatusError) -> ProviderError:
     kind = str(error.get("type") or "error")
     status = exc.status_code if exc.status_code >= 400 else _IN_STREAM_STATUS.get(kind, 500)
     message = f"{error['message']} ({kind})" if error.get("message") else exc.message
-    return error_for_status(AnthropicProvider.name, status, message)
+    return ProviderError.for_status(AnthropicProvider.name, status, message)

@@ -2,8 +2,9 @@
 
 A Provider turns our Messages and ToolSpecs into its SDK's request and the SDK's reply into a
 ModelResponse. It reports usage as the backend counts it, maps every failure to ProviderError,
-and knows nothing about money or agents. `ChatModel` binds a provider to one model name and adds
-the retry policy, so no backend retries on its own.
+and knows nothing about money, agents or the rest of the settings: it is built from its own
+ProviderConfig. `ChatModel` binds a provider to one model name and adds the retry policy, so no
+backend retries on its own.
 """
 
 from __future__ import annotations
@@ -17,11 +18,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
 from hashiru.errors import ProviderError
 from hashiru.messages import Message, ModelResponse, TextDelta, ToolSpec
-from hashiru.settings import Settings
 
 T = TypeVar("T")
 StreamItem = TextDelta | ModelResponse
@@ -38,12 +38,30 @@ class ModelInfo(BaseModel):
     description: str = ""
 
 
+@dataclass(frozen=True, kw_only=True)
+class ProviderConfig:
+    """What one backend is given: where it is, its key, and how long and how often to try.
+
+    The registry (`hashiru.providers.Providers`) builds one per backend from the settings; the
+    defaults are the settings' defaults, so a test or demo backend needs none of it.
+    """
+
+    api_key: SecretStr | None = None
+    base_url: str | None = None  # None: the SDK's own endpoint
+    timeout: float = 120.0  # seconds for one request
+    retries: int = 3  # retries of a retryable failure, by ChatModel
+    max_tokens: int = 1024  # a reply's cap when the caller gives none
+    default_model: str | None = None  # what a CEO runs on when none is chosen
+
+
 class Provider(ABC):
     name: ClassVar[str]
     local: ClassVar[bool]
+    key_variables: ClassVar[tuple[str, ...]] = ()
+    """The environment variables that hold this backend's API key; empty: it needs none."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, config: ProviderConfig | None = None) -> None:
+        self.config = config or ProviderConfig()
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
             weakref.WeakKeyDictionary()
         )
@@ -66,7 +84,22 @@ class Provider(ABC):
 
     def unavailable_reason(self) -> str | None:
         """Why this backend cannot be used at all (no key, no package), without network."""
+        if self.key_variables and not self._key():
+            return self._set_key
         return None
+
+    def api_key(self) -> str:
+        """The API key, or an auth error naming the variable to set; no request is made."""
+        if key := self._key():
+            return key
+        raise ProviderError(self.name, "auth", self._set_key)
+
+    def _key(self) -> str:
+        return self.config.api_key.get_secret_value() if self.config.api_key else ""
+
+    @property
+    def _set_key(self) -> str:
+        return f"set {' or '.join(self.key_variables)}"
 
     @abstractmethod
     async def complete(
@@ -97,23 +130,6 @@ class Provider(ABC):
 def new_call_id() -> str:
     """An id for a tool call whose provider gives none; unique, so events can be told apart."""
     return f"call_{uuid.uuid4().hex[:12]}"
-
-
-def error_for_status(provider: str, status: int, message: str) -> ProviderError:
-    """Map an HTTP status to our error kinds; every SDK's status errors go through here."""
-    if status in (401, 403):
-        kind = "auth"
-    elif status == 404:
-        kind = "not_found"
-    elif status == 429:
-        kind = "rate_limit"
-    elif status == 408:
-        kind = "timeout"
-    elif status >= 500:
-        kind = "server"
-    else:
-        kind = "bad_request"
-    return ProviderError(provider, kind, message or "no detail given", status=status)
 
 
 MAX_BACKOFF_SECONDS = 8.0
@@ -172,12 +188,12 @@ class ChatModel:
 
     @property
     def _attempts(self) -> int:
-        return self.provider.settings.retries
+        return self.provider.config.retries
 
     async def complete(
         self, messages: Sequence[Message], tools: Sequence[ToolSpec] = (), max_tokens: int = 0
     ) -> ModelResponse:
-        limit = max_tokens or self.provider.settings.max_tokens
+        limit = max_tokens or self.provider.config.max_tokens
         return await with_retries(
             lambda: self.provider.complete(self.name, messages, tools, limit),
             self._attempts,
@@ -188,7 +204,7 @@ class ChatModel:
         self, messages: Sequence[Message], tools: Sequence[ToolSpec] = (), max_tokens: int = 0
     ) -> AsyncIterator[StreamItem]:
         """Stream with retries, as long as nothing has been yielded yet."""
-        limit = max_tokens or self.provider.settings.max_tokens
+        limit = max_tokens or self.provider.config.max_tokens
         for attempt in range(self._attempts + 1):
             started = False
             try:

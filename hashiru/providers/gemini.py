@@ -25,34 +25,24 @@ from google.genai import errors, types
 
 from hashiru.errors import ProviderError
 from hashiru.messages import Message, ModelResponse, TextDelta, ToolCall, ToolSpec, Usage
-from hashiru.providers.base import (
-    ModelInfo,
-    Provider,
-    StreamItem,
-    error_for_status,
-    new_call_id,
-)
+from hashiru.providers.base import ModelInfo, Provider, StreamItem, new_call_id
 
 
 class GeminiProvider(Provider):
     name = "gemini"
     local = False
-
-    def unavailable_reason(self) -> str | None:
-        return None if self.settings.gemini_api_key else "set GEMINI_API_KEY or GOOGLE_API_KEY"
+    key_variables = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 
     def new_client(self) -> genai.Client:
-        key = self.settings.gemini_api_key
-        if not key:
-            raise ProviderError(self.name, "auth", "set GEMINI_API_KEY or GOOGLE_API_KEY")
+        key = self.api_key()
         options = types.HttpOptions(
-            base_url=self.settings.gemini_base_url,
+            base_url=self.config.base_url,
             api_version="v1beta",
-            timeout=int(self.settings.request_timeout * 1000),
+            timeout=int(self.config.timeout * 1000),
             retry_options=types.HttpRetryOptions(attempts=1),
             httpx_async_client=httpx.AsyncClient(),
         )
-        return genai.Client(vertexai=False, api_key=key.get_secret_value(), http_options=options)
+        return genai.Client(vertexai=False, api_key=key, http_options=options)
 
     async def complete(
         self, model: str, messages: Sequence[Message], tools: Sequence[ToolSpec], max_tokens: int
@@ -172,12 +162,12 @@ class GeminiProvider(Provider):
             message = f"{exc.message or exc}" + (f" ({exc.status})" if exc.status else "")
             if exc.code == 400 and _is_key_error(exc.details):
                 raise ProviderError(self.name, "auth", message, status=400) from exc
-            raise error_for_status(self.name, exc.code, message) from exc
+            raise ProviderError.for_status(self.name, exc.code, message) from exc
         except httpx.TimeoutException as exc:
-            seconds = self.settings.request_timeout
+            seconds = self.config.timeout
             raise ProviderError(self.name, "timeout", f"no reply within {seconds:g}s") from exc
         except httpx.TransportError as exc:
-            where = self.settings.gemini_base_url or "generativelanguage.googleapis.com"
+            where = self.config.base_url or "generativelanguage.googleapis.com"
             raise ProviderError(self.name, "connection", f"cannot reach {where}: {exc}") from exc
         except errors.UnknownApiResponseError as exc:
             raise ProviderError(self.name, "server", str(exc)) from exc

@@ -18,13 +18,7 @@ import ollama
 
 from hashiru.errors import ProviderError
 from hashiru.messages import Message, ModelResponse, TextDelta, ToolCall, ToolSpec, Usage
-from hashiru.providers.base import (
-    ModelInfo,
-    Provider,
-    StreamItem,
-    error_for_status,
-    new_call_id,
-)
+from hashiru.providers.base import ModelInfo, Provider, StreamItem, new_call_id
 
 
 class OllamaProvider(Provider):
@@ -32,15 +26,13 @@ class OllamaProvider(Provider):
     local: ClassVar[bool] = True
 
     def new_client(self) -> ollama.AsyncClient:
-        return ollama.AsyncClient(
-            host=self.settings.ollama_host, timeout=self.settings.request_timeout
-        )
+        return ollama.AsyncClient(host=self.config.base_url, timeout=self.config.timeout)
 
     async def complete(
         self, model: str, messages: Sequence[Message], tools: Sequence[ToolSpec], max_tokens: int
     ) -> ModelResponse:
         body = _chat_body(model, messages, tools, max_tokens, stream=False)
-        with self._errors(model):
+        with self._translated(model):
             reply = await self.client._request(ollama.ChatResponse, "POST", "/api/chat", json=body)
         return _response(reply.message.content or "", _tool_calls(reply.message), reply)
 
@@ -51,7 +43,7 @@ class OllamaProvider(Provider):
         text: list[str] = []
         calls: list[ToolCall] = []
         last: ollama.ChatResponse | None = None
-        with self._errors(model):
+        with self._translated(model):
             chunks = await self.client._request(
                 ollama.ChatResponse, "POST", "/api/chat", json=body, stream=True
             )
@@ -61,11 +53,11 @@ class OllamaProvider(Provider):
                     yield TextDelta(text=last.message.content)
                 calls.extend(_tool_calls(last.message))
         if last is None:
-            raise ProviderError("ollama", "server", "the stream ended before any reply")
+            raise ProviderError(self.name, "server", "the stream ended before any reply")
         yield _response("".join(text), calls, last)
 
     async def list_models(self) -> list[ModelInfo]:
-        with self._errors():
+        with self._translated():
             listing = await self.client.list()
             shown = await asyncio.gather(*(self.client.show(m.model or "") for m in listing.models))
         return [
@@ -79,7 +71,7 @@ class OllamaProvider(Provider):
         ]
 
     async def describe(self, model: str) -> ModelInfo:
-        with self._errors(model):
+        with self._translated(model):
             show, listing = await asyncio.gather(self.client.show(model), self.client.list())
         sizes = {entry.model: entry.size for entry in listing.models}
         size = sizes.get(model, sizes.get(f"{model}:latest"))
@@ -91,31 +83,29 @@ class OllamaProvider(Provider):
         )
 
     @contextmanager
-    def _errors(self, model: str | None = None) -> Iterator[None]:
-        """Translate whatever the SDK or httpx raises into ProviderError (no retrying here)."""
+    def _translated(self, model: str | None = None) -> Iterator[None]:
+        """Turn every SDK or httpx failure into a ProviderError; the only place that knows them."""
         try:
             yield
         except ollama.ResponseError as exc:
             message = str(exc.error)
             if exc.status_code < 0:  # an {"error": ...} line in the middle of a stream
-                raise ProviderError("ollama", "server", message) from exc
+                raise ProviderError(self.name, "server", message) from exc
             if exc.status_code == 404 and model:
                 message += f" (download it with `ollama pull {model}`)"
-            raise error_for_status("ollama", exc.status_code, message) from exc
+            raise ProviderError.for_status(self.name, exc.status_code, message) from exc
         except httpx.TimeoutException as exc:
-            timeout = self.settings.request_timeout
-            raise ProviderError(
-                "ollama", "timeout", f"no reply from {self.settings.ollama_host} in {timeout}s"
-            ) from exc
+            message = f"no reply from {self.config.base_url} in {self.config.timeout}s"
+            raise ProviderError(self.name, "timeout", message) from exc
         except (httpx.ConnectError, ConnectionError) as exc:
             raise ProviderError(
-                "ollama",
+                self.name,
                 "connection",
-                f"cannot reach Ollama at {self.settings.ollama_host}: start it with "
+                f"cannot reach Ollama at {self.config.base_url}: start it with "
                 "`ollama serve`, or set OLLAMA_HOST to where it runs",
             ) from exc
         except httpx.TransportError as exc:
-            raise ProviderError("ollama", "connection", str(exc) or repr(exc)) from exc
+            raise ProviderError(self.name, "connection", str(exc) or repr(exc)) from exc
 
 
 def _chat_body(

@@ -23,8 +23,7 @@ from typing import Any
 
 from hashiru.errors import ProviderError
 from hashiru.messages import Message, ModelResponse, TextDelta, ToolCall, ToolSpec, Usage
-from hashiru.providers.base import ModelInfo, Provider, StreamItem
-from hashiru.settings import Settings
+from hashiru.providers.base import ModelInfo, Provider, ProviderConfig, StreamItem
 
 Responder = Callable[[Sequence[Message], Sequence[ToolSpec]], ModelResponse | Awaitable]
 Turn = dict[str, Any] | ModelResponse | Responder
@@ -50,7 +49,8 @@ class Script:
         """Stream the next turn: its words (paced by `token_delay`), then the whole response."""
         turn = next(self._order, None)
         if turn is None:
-            raise ProviderError("scripted", "bad_request", f"script {name!r} has no turns left")
+            message = f"script {name!r} has no turns left"
+            raise ProviderError(ScriptedProvider.name, "bad_request", message)
         if callable(turn):
             turn = turn(messages, tools)
             turn = await turn if inspect.isawaitable(turn) else turn
@@ -81,8 +81,10 @@ class ScriptedProvider(Provider):
     name = "scripted"
     local = True
 
-    def __init__(self, settings: Settings, scripts: dict[str, Script] | None = None) -> None:
-        super().__init__(settings)
+    def __init__(
+        self, scripts: dict[str, Script] | None = None, config: ProviderConfig | None = None
+    ) -> None:
+        super().__init__(config)
         self.scripts: dict[str, Script] = dict(scripts or {})
 
     def unavailable_reason(self) -> str | None:
@@ -94,11 +96,11 @@ class ScriptedProvider(Provider):
         if model not in self.scripts:
             path = Path(model).expanduser()
             if not path.is_file():
-                raise ProviderError("scripted", "not_found", f"no script named {model!r}")
+                raise ProviderError(self.name, "not_found", f"no script named {model!r}")
             try:
                 self.scripts[model] = Script(json.loads(path.read_text("utf-8")))
             except (ValueError, TypeError) as exc:
-                raise ProviderError("scripted", "bad_request", f"{path}: {exc}") from None
+                raise ProviderError(self.name, "bad_request", f"{path}: {exc}") from None
         return self.scripts[model]
 
     async def complete(

@@ -15,7 +15,7 @@ from types import CodeType
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from pydantic import create_model
+from pydantic import BaseModel, create_model
 
 from hashiru.errors import HashiruError
 from hashiru.messages import ToolSpec
@@ -59,32 +59,34 @@ def tool(handler: Handler, name: str | None = None) -> Tool:
 
     Parameter descriptions come from `Annotated[str, Field(description=...)]`.
     """
+    description, parameters = _described(handler)
     return Tool(
         name=name or handler.__name__,
-        description=inspect.cleandoc(handler.__doc__ or "").split("\n\n")[0],
-        parameters=_schema(handler),
+        description=description,
+        parameters=parameters,
         handler=handler,
     )
 
 
-_schemas: dict[CodeType, dict[str, Any]] = {}
+_described_by_code: dict[CodeType, tuple[str, dict[str, Any]]] = {}
 
 
-def _schema(handler: Handler) -> dict[str, Any]:
-    """The arguments' JSON Schema, built once per function body.
+def _described(handler: Handler) -> tuple[str, dict[str, Any]]:
+    """The description and the arguments' JSON Schema, built once per function body.
 
-    Tools are often closures made afresh for every step; closures of one `def` share its code
-    and its annotations, and pydantic takes about a millisecond per schema.
+    Tools are often closures made afresh for every step; closures of one `def` share its code,
+    docstring and annotations, and pydantic takes about a millisecond per schema.
     """
     code = handler.__code__
-    if code not in _schemas:
+    if code not in _described_by_code:
         params = {
             p.name: (p.annotation, ... if p.default is inspect.Parameter.empty else p.default)
             for p in inspect.signature(handler, eval_str=True).parameters.values()
         }
         model = create_model(f"{handler.__name__}_arguments", **params)
-        _schemas[code] = _without_titles(model.model_json_schema())
-    return _schemas[code]
+        description = inspect.cleandoc(handler.__doc__ or "").split("\n\n")[0]
+        _described_by_code[code] = (description, _without_titles(model.model_json_schema()))
+    return _described_by_code[code]
 
 
 def _without_titles(schema: Any, is_properties: bool = False) -> Any:
@@ -104,5 +106,11 @@ def _without_titles(schema: Any, is_properties: bool = False) -> Any:
 
 
 def to_json(value: Any) -> str:
-    """Tool results travel as compact JSON text."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    """Tool results travel to models as compact JSON text (typed reports as their fields)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_plain)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump()
+    return str(value)  # Decimal, Path, datetime: their exact text

@@ -8,6 +8,7 @@ cannot flood the model's context or the disk.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import stat
@@ -16,7 +17,6 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from hashiru.settings import Settings
 from hashiru.tools.base import Tool, ToolFailure, tool
 
 MAX_READ_BYTES = 1_000_000
@@ -55,72 +55,87 @@ class Workspace:
         return target, target.relative_to(root).as_posix()
 
 
-def file_tools(settings: Settings) -> list[Tool]:
-    """read_file, list_files and write_file, confined to `settings.workspace_dir`."""
-    workspace = Workspace(settings.workspace_dir)
+def file_tools(workspace: Path) -> list[Tool]:
+    """read_file, list_files and write_file, confined to the folder `workspace`.
+
+    The file work runs in a thread: a megabyte read or written must not stall the event loop.
+    """
+    folder = Workspace(workspace)
 
     async def read_file(path: PathArg) -> str:
         """Read a UTF-8 text file from the workspace (at most 1 MB)."""
-        target, shown = workspace.resolve(path)
-        _require(target, shown, "a file")
-        try:
-            size = target.stat().st_size
-            if size > MAX_READ_BYTES:
-                raise ToolFailure(_too_big(shown, size, "read_file reads", MAX_READ_BYTES))
-            with target.open("rb") as handle:
-                data = handle.read(MAX_READ_BYTES + 1)
-        except OSError as exc:
-            raise ToolFailure(f"cannot read {shown}: {exc.strerror or exc}") from None
-        if len(data) > MAX_READ_BYTES:
-            raise ToolFailure(_too_big(shown, len(data), "read_file reads", MAX_READ_BYTES))
-        try:
-            text: str | None = data.decode("utf-8")
-        except UnicodeDecodeError:
-            text = None
-        if text is None or "\x00" in text:
-            raise ToolFailure(f"{shown} is binary, not UTF-8 text; read_file reads only text.")
-        return text
+        return await asyncio.to_thread(_read, folder, path)
 
     async def list_files(
         path: Annotated[str, Field(description="A folder relative to the workspace")] = ".",
     ) -> dict[str, Any]:
         """List a workspace folder: each entry's name, type (file, dir, link) and size."""
-        target, shown = workspace.resolve(path)
-        _require(target, shown, "a folder")
-        try:
-            with os.scandir(target) as scan:
-                entries = sorted(scan, key=lambda entry: entry.name)
-            listed = [_describe(entry) for entry in entries[:MAX_LIST_ENTRIES]]
-        except OSError as exc:
-            raise ToolFailure(f"cannot list {shown}: {exc.strerror or exc}") from None
-        result: dict[str, Any] = {"path": shown, "entries": listed, "total": len(entries)}
-        result["truncated"] = len(entries) > MAX_LIST_ENTRIES
-        if result["truncated"]:
-            result["note"] = f"showing the first {MAX_LIST_ENTRIES} of {len(entries)} entries"
-        return result
+        return await asyncio.to_thread(_list, folder, path)
 
     async def write_file(
         path: PathArg,
         text: Annotated[str, Field(description="The whole new content (UTF-8, at most 1 MB)")],
     ) -> dict[str, Any]:
         """Write a text file in the workspace, replacing it and creating its folders as needed."""
-        target, shown = workspace.resolve(path)
-        try:
-            data = text.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise ToolFailure(f"the text for {shown} is not valid Unicode: {exc.reason}") from None
-        if len(data) > MAX_WRITE_BYTES:
-            raise ToolFailure(_too_big("the text", len(data), "write_file writes", MAX_WRITE_BYTES))
-        if target.is_dir():
-            raise ToolFailure(f"{shown} is a folder; give write_file a file path.")
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _write_atomically(target, data)
-        except OSError as exc:
-            raise ToolFailure(f"cannot write {shown}: {exc.strerror or exc}") from None
-        return {"path": shown, "bytes": len(data)}
+        return await asyncio.to_thread(_write, folder, path, text)
 
     return [tool(read_file), tool(list_files), tool(write_file)]
+
+
+def _read(folder: Workspace, path: str) -> str:
+    target, shown = folder.resolve(path)
+    _require(target, shown, "a file")
+    try:
+        size = target.stat().st_size
+        if size > MAX_READ_BYTES:
+            raise ToolFailure(_too_big(shown, size, "read_file reads", MAX_READ_BYTES))
+        with target.open("rb") as handle:
+            data = handle.read(MAX_READ_BYTES + 1)
+    except OSError as exc:
+        raise ToolFailure(f"cannot read {shown}: {exc.strerror or exc}") from None
+    if len(data) > MAX_READ_BYTES:
+        raise ToolFailure(_too_big(shown, len(data), "read_file reads", MAX_READ_BYTES))
+    try:
+        text: str | None = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or "\x00" in text:
+        raise ToolFailure(f"{shown} is binary, not UTF-8 text; read_file reads only text.")
+    return text
+
+
+def _list(folder: Workspace, path: str) -> dict[str, Any]:
+    target, shown = folder.resolve(path)
+    _require(target, shown, "a folder")
+    try:
+        with os.scandir(target) as scan:
+            entries = sorted(scan, key=lambda entry: entry.name)
+        listed = [_describe(entry) for entry in entries[:MAX_LIST_ENTRIES]]
+    except OSError as exc:
+        raise ToolFailure(f"cannot list {shown}: {exc.strerror or exc}") from None
+    result: dict[str, Any] = {"path": shown, "entries": listed, "total": len(entries)}
+    result["truncated"] = len(entries) > MAX_LIST_ENTRIES
+    if result["truncated"]:
+        result["note"] = f"showing the first {MAX_LIST_ENTRIES} of {len(entries)} entries"
+    return result
+
+
+def _write(folder: Workspace, path: str, text: str) -> dict[str, Any]:
+    target, shown = folder.resolve(path)
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ToolFailure(f"the text for {shown} is not valid Unicode: {exc.reason}") from None
+    if len(data) > MAX_WRITE_BYTES:
+        raise ToolFailure(_too_big("the text", len(data), "write_file writes", MAX_WRITE_BYTES))
+    if target.is_dir():
+        raise ToolFailure(f"{shown} is a folder; give write_file a file path.")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomically(target, data)
+    except OSError as exc:
+        raise ToolFailure(f"cannot write {shown}: {exc.strerror or exc}") from None
+    return {"path": shown, "bytes": len(data)}
 
 
 def _require(target: Path, shown: str, kind: str) -> None:

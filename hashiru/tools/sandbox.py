@@ -9,7 +9,9 @@ kills the process group), and an environment built from nothing, so no key reach
 Starting Python costs tens of milliseconds, so a small pool of workers per network setting is
 started ahead of need: each has its fences up already and waits for one job on stdin, runs it
 and exits, so nothing leaks from one call to the next. What is available is probed once per
-process with a real worker (`layers()` reports it); anything that fails is left out silently.
+process with a real worker, in a thread when asked from async code; a layer counts only once a
+check inside that worker shows it holding (`layers()` reports those), and anything that fails is
+left out silently.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +46,33 @@ HOME_SECRETS = (
     ".bash_history", ".zsh_history", ".python_history", ".env",
 )  # fmt: skip
 SYSTEM_SECRETS = ("/etc/shadow", "/etc/gshadow", "/etc/sudoers", "/etc/ssh")
+FENCES = ("rlimit", "landlock", "seccomp", "audit")  # what sandbox_child.py puts up, in order
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """What one sandboxed call may use, and what it may never read."""
+
+    cpu_seconds: int
+    wall_seconds: float
+    memory_mb: int
+    file_size_mb: int
+    output_kb: int
+    tool_imports: tuple[str, ...] = ()  # modules beyond the standard library a tool may import
+    protected: tuple[Path, ...] = ()  # besides the usual secret stores (see protected_paths)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SandboxConfig:
+        """The sandbox_* settings and tool_imports; HASHIRU_HOME and the workspace protected."""
+        return cls(
+            cpu_seconds=settings.sandbox_cpu_seconds,
+            wall_seconds=settings.sandbox_wall_seconds,
+            memory_mb=settings.sandbox_memory_mb,
+            file_size_mb=settings.sandbox_file_size_mb,
+            output_kb=settings.sandbox_output_kb,
+            tool_imports=tuple(settings.tool_imports),
+            protected=(settings.home, settings.workspace_dir),
+        )
 
 
 class SandboxError(HashiruError):
@@ -64,6 +94,20 @@ class _Wrapper:
     program: str = ""
     userns: bool = False  # unshare --user --map-root-user, for users who are not root
     layers: tuple[str, ...] = ()
+
+    def cuts_off(self, seen: dict[str, Any]) -> bool:
+        """Whether a worker under this wrapper is cut off the network, as its layers claim: in a
+        network namespace of its own, with no interface but loopback. `seen` is the worker's
+        view (sandbox_child.network_view); a wrapper that claims nothing has nothing to show."""
+        if not self.layers:
+            return True
+        namespace, interfaces = seen.get("namespace"), seen.get("interfaces")
+        return (
+            namespace is not None
+            and namespace != _network_namespace()
+            and interfaces is not None
+            and set(interfaces) <= {"lo"}
+        )
 
     def argv(self, network: bool, workdir: str, protected: list[str]) -> list[str]:
         if self.kind == "bwrap":
@@ -113,11 +157,11 @@ class Sandbox:
     `aclose()` it before the loop ends.
     """
 
-    def __init__(self, settings: Settings, *, pool_size: int = POOL_SIZE) -> None:
-        self._settings = settings
+    def __init__(self, config: SandboxConfig, *, pool_size: int = POOL_SIZE) -> None:
+        self._config = config
         self._pool_size = pool_size
         self._pools = {False: _Pool(), True: _Pool()}  # keyed by allow_network
-        self._protected = protected_paths(settings)
+        self._protected = protected_paths(config)
         self._closed = False
         self._chores: set[asyncio.Future[None]] = set()  # discards of workers no call took
 
@@ -132,8 +176,9 @@ class Sandbox:
         return {"stdout": envelope["stdout"], "result": envelope["result"]}
 
     def layers(self) -> list[str]:
-        """The fences a worker puts up here (for `hashiru doctor`); network calls skip the
-        network namespace and the network rules."""
+        """The fences a worker puts up here, each checked inside a real worker (for `hashiru
+        doctor`); network calls skip the network namespace and the network rules. The first
+        call probes, which blocks: from async code, `await warm_up()` first."""
         wrapper, child_layers = _detect(self._python())
         return [*child_layers, *wrapper.layers]
 
@@ -168,12 +213,12 @@ class Sandbox:
         finally:
             self._refill(network)  # now, not while the call runs: a start costs a core
             await worker.discard()
-        return _envelope(output, code, self._settings)
+        return _envelope(output, code, self._config)
 
     async def _exchange(
         self, process: asyncio.subprocess.Process, payload: bytes
     ) -> tuple[bytes, int]:
-        limits = self._settings
+        limits = self._config
         assert process.stdin is not None and process.stdout is not None
         try:
             process.stdin.write(payload)
@@ -182,14 +227,12 @@ class Sandbox:
         except (BrokenPipeError, ConnectionResetError):
             pass  # the worker is gone; what it printed says why
         try:
-            return await asyncio.wait_for(_collect(process, limits), limits.sandbox_wall_seconds)
+            return await asyncio.wait_for(_collect(process, limits), limits.wall_seconds)
         except TimeoutError:
-            seconds = limits.sandbox_wall_seconds
+            seconds = limits.wall_seconds
             raise SandboxError(f"tool exceeded its {seconds:g} s wall-clock limit") from None
         except _TooMuchOutput:
-            raise SandboxError(
-                f"tool output exceeded the {limits.sandbox_output_kb} KB limit"
-            ) from None
+            raise SandboxError(f"tool output exceeded the {limits.output_kb} KB limit") from None
 
     async def _acquire(self, network: bool) -> _Worker:
         """A ready worker if there is one, else the one that started first, else a new one."""
@@ -214,14 +257,17 @@ class Sandbox:
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
-            task.add_done_callback(self._discard_unclaimed)
+            chore = asyncio.ensure_future(self._discard_unclaimed(task))
+            self._chores.add(chore)  # at once, so that aclose() waits for a start still going
+            chore.add_done_callback(self._chores.discard)
             raise
 
-    def _discard_unclaimed(self, task: asyncio.Task[_Worker]) -> None:
-        if not task.cancelled() and task.exception() is None:
-            chore = asyncio.ensure_future(task.result().discard())
-            self._chores.add(chore)
-            chore.add_done_callback(self._chores.discard)
+    async def _discard_unclaimed(self, task: asyncio.Task[_Worker]) -> None:
+        try:
+            worker = await asyncio.shield(task)
+        except Exception:
+            return  # it failed to start: nothing to discard
+        await worker.discard()
 
     def _refill(self, network: bool) -> None:
         pool = self._pools[network]
@@ -238,10 +284,11 @@ class Sandbox:
             pool.idle.append(task.result())  # a failed start shows on the next call instead
 
     async def _spawn(self, network: bool) -> _Worker:
-        wrapper, _ = _detect(self._python())
+        python = self._python()
+        wrapper, _ = _DETECTED.get(python) or await asyncio.to_thread(_detect, python)
         workdir = _new_workdir()
-        argv = [*wrapper.argv(network, workdir, self._protected), *self._python()]
-        argv.append(json.dumps(_config(self._settings, network, workdir, self._protected)))
+        argv = [*wrapper.argv(network, workdir, self._protected), *python]
+        argv.append(json.dumps(_child_config(self._config, network, workdir, self._protected)))
         process = await asyncio.create_subprocess_exec(
             *argv,
             stdin=subprocess.PIPE,
@@ -260,32 +307,44 @@ class Sandbox:
         return worker
 
     def _python(self) -> tuple[str, ...]:
-        # -S also hides site-packages when tools may import the standard library only.
-        site = () if self._settings.tool_imports else ("-S",)
-        return (sys.executable, "-I", "-B", *site, str(CHILD))
+        return _python(self._config)
 
 
-def protected_paths(settings: Settings) -> list[str]:
-    """What no tool may read: HASHIRU_HOME, the workspace, the usual secret stores in the
-    user's home, a .env beside the process, and the system's password and host-key files."""
+def _python(config: SandboxConfig) -> tuple[str, ...]:
+    # -S also hides site-packages when tools may import the standard library only.
+    site = () if config.tool_imports else ("-S",)
+    return (sys.executable, "-I", "-B", *site, str(CHILD))
+
+
+def protected_paths(config: SandboxConfig) -> list[str]:
+    """What no tool may read: the config's protected paths (HASHIRU_HOME, the workspace), the
+    usual secret stores in the user's home, a .env beside the process, and the system's password
+    and host-key files."""
     home = Path.home()
-    paths = [settings.home, settings.workspace_dir, Path.cwd() / ".env", *SYSTEM_SECRETS]
+    paths = [*config.protected, Path.cwd() / ".env", *SYSTEM_SECRETS]
     paths += [home / name for name in HOME_SECRETS]
     return sorted({os.path.realpath(Path(path).expanduser()) for path in paths})
 
 
-def _config(limits: Settings, network: bool, workdir: str, protected: list[str]) -> dict:
+def _child_config(
+    config: SandboxConfig,
+    network: bool,
+    workdir: str,
+    protected: list[str],
+    fences: tuple[str, ...] = FENCES,
+) -> dict:
     """What sandbox_child.py needs to know, as its one argument (JSON; no secrets in it)."""
     return {
-        "cpu_seconds": limits.sandbox_cpu_seconds,
-        "memory_mb": limits.sandbox_memory_mb,
-        "file_size_mb": limits.sandbox_file_size_mb,
-        "output_bytes": limits.sandbox_output_kb * 1024,
+        "cpu_seconds": config.cpu_seconds,
+        "memory_mb": config.memory_mb,
+        "file_size_mb": config.file_size_mb,
+        "output_bytes": config.output_kb * 1024,
         "network": network,
         "protected": protected,
-        "imports": list(limits.tool_imports),
+        "imports": list(config.tool_imports),
         "workdir": workdir,
         "nproc_headroom": None if os.geteuid() == 0 else 32,  # root: the kernel ignores it
+        "fences": list(fences),
     }
 
 
@@ -299,10 +358,10 @@ class _TooMuchOutput(Exception):
     pass
 
 
-async def _collect(process: asyncio.subprocess.Process, limits: Settings) -> tuple[bytes, int]:
+async def _collect(process: asyncio.subprocess.Process, limits: SandboxConfig) -> tuple[bytes, int]:
     """Everything the worker writes, until it exits; _TooMuchOutput past the cap."""
     assert process.stdout is not None
-    cap = limits.sandbox_output_kb * 1024 + 64 * 1024  # room for the envelope around the output
+    cap = limits.output_kb * 1024 + 64 * 1024  # room for the envelope around the output
     chunks, size = [], 0
     while chunk := await process.stdout.read(1 << 16):
         size += len(chunk)
@@ -326,7 +385,7 @@ async def _await_ready(process: asyncio.subprocess.Process) -> None:
         raise SandboxError(f"the sandbox worker did not start: {text or 'no output'}")
 
 
-def _envelope(output: bytes, code: int, limits: Settings) -> dict[str, Any]:
+def _envelope(output: bytes, code: int, limits: SandboxConfig) -> dict[str, Any]:
     """The worker's last line is its JSON envelope; without one, the exit status says why."""
     last = output.rstrip(b"\n").rsplit(b"\n", 1)[-1]
     try:
@@ -339,9 +398,9 @@ def _envelope(output: bytes, code: int, limits: Settings) -> dict[str, Any]:
         raise SandboxError(str(envelope["error"]), str(envelope.get("stdout", "")))
     signum = -code if code < 0 else code - 128 if code > 128 else 0
     if signum in (signal.SIGXCPU, signal.SIGKILL):
-        raise SandboxError(f"tool exceeded its {limits.sandbox_cpu_seconds} s CPU limit")
+        raise SandboxError(f"tool exceeded its {limits.cpu_seconds} s CPU limit")
     if signum == signal.SIGXFSZ:
-        raise SandboxError(f"tool exceeded its {limits.sandbox_file_size_mb} MB file-size limit")
+        raise SandboxError(f"tool exceeded its {limits.file_size_mb} MB file-size limit")
     if signum:
         raise SandboxError(f"tool was killed by {signal.Signals(signum).name}")
     tail = output.decode(errors="replace").strip()[-500:]
@@ -373,17 +432,29 @@ def _remove_tree(path: str) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-@functools.cache
+_DETECTED: dict[tuple[str, ...], tuple[_Wrapper, tuple[str, ...]]] = {}
+_DETECTING = threading.Lock()
+
+
 def _detect(python: tuple[str, ...]) -> tuple[_Wrapper, tuple[str, ...]]:
-    """The strongest wrapper that starts a worker here, and the layers that worker reports.
+    """The strongest wrapper that starts a worker here and keeps its claims, and the layers
+    that worker showed holding. Blocks (it starts workers): async code runs it in a thread.
 
     Tried once per process with a real worker, so a wrapper that exists but fails (no user
     namespaces, a seccomp'd container) is left out silently.
     """
+    with _DETECTING:
+        if python not in _DETECTED:
+            _DETECTED[python] = _first_working(python)
+        return _DETECTED[python]
+
+
+def _first_working(python: tuple[str, ...]) -> tuple[_Wrapper, tuple[str, ...]]:
     for wrapper in _wrappers():
-        layers = _probe(wrapper, python)
-        if layers is not None:
-            return wrapper, tuple(layers)
+        lines = _start_once(wrapper, python, SandboxConfig.from_settings(Settings()))
+        ready = lines[0] if lines and isinstance(lines[0], dict) else {}
+        if ready.get("ready") is True and wrapper.cuts_off(ready.get("network", {})):
+            return wrapper, tuple(ready["layers"])
     return _Wrapper("none"), ()
 
 
@@ -401,18 +472,39 @@ def _wrappers() -> list[_Wrapper]:
     return [*found, _Wrapper("none")]
 
 
-def _probe(wrapper: _Wrapper, python: tuple[str, ...]) -> list[str] | None:
+def _start_once(
+    wrapper: _Wrapper,
+    python: tuple[str, ...],
+    config: SandboxConfig,
+    job: dict[str, Any] | None = None,
+    fences: tuple[str, ...] = FENCES,
+) -> list[dict[str, Any]]:
+    """Start one offline worker and wait for it, blocking: the probe's way to see what holds
+    (no job), and the tests' way to run a job behind only some of the fences. Returns the JSON
+    lines it printed (its ready line first, the job's envelope last); none if it failed."""
     workdir = _new_workdir()
-    config = json.dumps(_config(Settings(), False, workdir, []))
-    argv = [*wrapper.argv(False, workdir, []), *python, config]
+    protected = protected_paths(config)
+    argv = [*wrapper.argv(False, workdir, protected), *python]
+    argv.append(json.dumps(_child_config(config, False, workdir, protected, fences)))
+    payload = json.dumps(job).encode() + b"\n" if job else b""
     try:
         done = subprocess.run(
-            argv, input=b"", capture_output=True, cwd=workdir, env=_environment(workdir),
-            timeout=START_SECONDS, start_new_session=True, check=False,
+            argv, input=payload, capture_output=True, cwd=workdir, env=_environment(workdir),
+            timeout=START_SECONDS + config.wall_seconds, start_new_session=True, check=False,
         )  # fmt: skip
-        ready = json.loads(done.stdout.splitlines()[0])
-        return list(ready["layers"]) if ready.get("ready") is True else None
-    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError):
-        return None
+    except (OSError, subprocess.TimeoutExpired):
+        return []
     finally:
         _remove_tree(workdir)
+    lines = []
+    for line in done.stdout.splitlines():
+        with contextlib.suppress(ValueError):
+            lines.append(json.loads(line))
+    return lines
+
+
+def _network_namespace() -> str | None:
+    try:
+        return os.readlink("/proc/self/ns/net")
+    except OSError:
+        return None

@@ -6,9 +6,11 @@ only: -I keeps the project and the user's site off sys.path, so nothing of HASHI
 
 Order matters. The kernel's fences first (sandbox_kernel.py: rlimits, Landlock, seccomp; they
 need ctypes, which is forgotten again); then the audit hook, which from then on sees every
-import, open, socket and process event of this interpreter. Only then does the worker print its
-ready line and wait for one job (JSON on stdin). The tool's prints go to a capped buffer; one
-JSON envelope on the last line of stdout carries the result; then the process ends at once.
+import, open, socket and process event of this interpreter. Each layer is checked right after it
+goes up; only then does the worker print its ready line (the layers that passed, and what it sees
+of the network, for the namespace around it) and wait for one job (JSON on stdin). The tool's
+prints go to a capped buffer; one JSON envelope on the last line of stdout carries the result;
+then the process ends at once.
 
 The audit hook gives clear messages and stops honest mistakes, but it is no wall: it lives in
 the tool's own interpreter, and CPython's docs say hooks cannot sandbox hostile code. The walls
@@ -18,6 +20,7 @@ are the kernel's: rlimits, Landlock, seccomp, and the namespace or bubblewrap ar
 from __future__ import annotations
 
 import ast
+import contextlib
 import errno
 import importlib.util
 import io
@@ -387,33 +390,73 @@ def load_kernel() -> types.ModuleType:
 
 
 def fence(config: dict[str, Any]) -> list[str]:
-    """Every layer this process can put up around itself, in order; the names of those that
-    took hold."""
+    """Put up the layers named in config["fences"], in order; the names of those that a check
+    right after showed holding. Each check is one only that layer could pass (the tests put up
+    one layer at a time to see each hold on its own)."""
     kernel = load_kernel()
-    kernel.set_limits(config)
-    layers = ["process limits (rlimit)"]
-    network = config["network"]
-    abi = kernel.install_landlock(config["workdir"], config["protected"], network)
-    if abi:
-        layers.append(f"landlock v{abi} (writes only in the working dir, protected paths hidden)")
-    if kernel.install_seccomp(network):
+    wanted, network, layers = config["fences"], config["network"], []
+    if "rlimit" in wanted and kernel.set_limits(config):
+        layers.append("process limits (rlimit)")
+    if "landlock" in wanted:
+        abi = kernel.install_landlock(config["workdir"], config["protected"], network)
+        if abi:
+            layers.append(
+                f"landlock v{abi} (writes only in the working dir, protected paths hidden)"
+            )
+    if "seccomp" in wanted and kernel.install_seccomp(network):
         layers.append("seccomp (no new processes" + (")" if network else ", no network)"))
     for name in [m for m in sys.modules if m.split(".")[0] in ("ctypes", "_ctypes")]:
         del sys.modules[name]
-    disarm_modules()
     sys.modules["__main__"] = types.ModuleType("__main__")  # not this module: the tool's own
-    sys.addaudithook(make_guard(config))
-    layers.append("audit hooks")
+    if "audit" in wanted:
+        disarm_modules()
+        sys.addaudithook(make_guard(config))
+        if guard_holds(network):
+            layers.append("audit hooks")
     return layers
+
+
+def guard_holds(network: bool) -> bool:
+    """The hook refuses a signal and, without network, an internet socket."""
+
+    def refused(attempt: Callable[[], object]) -> bool:
+        try:
+            attempt()
+        except SandboxViolation:
+            return True
+        except OSError:
+            return False
+        return False
+
+    signal_refused = refused(lambda: os.kill(os.getpid(), 0))
+    if network:
+        return signal_refused
+    return signal_refused and refused(
+        lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM).close()
+    )
+
+
+def network_view() -> dict[str, Any]:
+    """The network namespace this worker is in and the interfaces it sees, taken before the
+    fences go up (seccomp refuses the netlink socket that lists them): the sandbox trusts a
+    namespace wrapper only when they show it cut off."""
+    view: dict[str, Any] = {"namespace": None, "interfaces": None}
+    with contextlib.suppress(OSError):
+        view["namespace"] = os.readlink("/proc/self/ns/net")
+    with contextlib.suppress(OSError):
+        view["interfaces"] = [name for _, name in socket.if_nameindex()]
+    return view
 
 
 def main() -> None:
     config = json.loads(sys.argv[1])
     for name in WARM_MODULES:
         __import__(name)
+    network = network_view()
     layers = fence(config)
     out = sys.stdout.buffer
-    out.write(json.dumps({"ready": True, "layers": layers}).encode() + b"\n")
+    ready = {"ready": True, "layers": layers, "network": network}
+    out.write(json.dumps(ready).encode() + b"\n")
     out.flush()
     line = sys.stdin.buffer.readline()
     if line.strip():

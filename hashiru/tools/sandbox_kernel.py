@@ -13,6 +13,10 @@ the same interpreter as the tool and so can be tampered with:
   modules, and without network every socket but AF_UNIX ones and every connect, bind and
   addressed send.
 
+Each installer reports its layer only once a check shows it holds: a write outside the working
+dir refused, a denied syscall refused, the limits in force. `sandbox.layers()` (and `hashiru
+doctor`) show only what passed.
+
 Standard library only; ctypes is imported inside the installers and forgotten by the caller.
 """
 
@@ -36,7 +40,8 @@ PROC_READ = (
 WORKDIR_PREFIX = "hashiru-tool-"
 
 
-def set_limits(config: dict[str, Any]) -> None:
+def set_limits(config: dict[str, Any]) -> bool:
+    """Cap this process; True once getrlimit shows the CPU, memory and file-size caps in force."""
     cpu, memory, file_size = config["cpu_seconds"], config["memory_mb"], config["file_size_mb"]
     wanted = [
         (resource.RLIMIT_CPU, cpu, cpu + 1),  # SIGXCPU at the soft limit, SIGKILL a second on
@@ -52,6 +57,12 @@ def set_limits(config: dict[str, Any]) -> None:
         current = resource.getrlimit(which)[1]
         hard = hard if current == resource.RLIM_INFINITY else min(hard, current)
         resource.setrlimit(which, (min(soft, hard), hard))
+    return all(_in_force(which, soft) for which, soft, _ in wanted[:3])
+
+
+def _in_force(which: int, cap: int) -> bool:
+    soft = resource.getrlimit(which)[0]
+    return soft != resource.RLIM_INFINITY and soft <= cap
 
 
 def _user_tasks() -> int:
@@ -76,7 +87,8 @@ READ = EXECUTE | READ_FILE | READ_DIR
 
 
 def install_landlock(workdir: str, protected: list[str], network: bool) -> int:
-    """Restrict this process for good; returns the Landlock ABI used, 0 where there is none."""
+    """Restrict this process for good; returns the Landlock ABI used, 0 where there is none or
+    where the check after it fails."""
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
@@ -98,9 +110,30 @@ def install_landlock(workdir: str, protected: list[str], network: bool) -> int:
             _add_rule(libc, ruleset, path, rights & fs)
         if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
             return 0
-        return abi if libc.syscall(long(SYS_RESTRICT_SELF), long(ruleset), long(0)) == 0 else 0
+        if libc.syscall(long(SYS_RESTRICT_SELF), long(ruleset), long(0)) != 0:
+            return 0
     finally:
         os.close(ruleset)
+    return abi if _landlock_holds(workdir) else 0
+
+
+def _landlock_holds(workdir: str) -> bool:
+    """A directory made beside the working dir is refused, and so is listing the dir that holds
+    it (bubblewrap's read-only / refuses the first too, never the second)."""
+    beside = workdir.rstrip("/") + ".landlock-check"
+    try:
+        os.mkdir(beside)
+    except OSError as exc:
+        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return False
+    else:
+        os.rmdir(beside)
+        return False
+    try:
+        os.listdir(os.path.dirname(workdir))
+    except PermissionError:
+        return True
+    return False
 
 
 def _add_rule(libc: Any, ruleset: int, path: str, rights: int) -> None:
@@ -221,6 +254,7 @@ def seccomp_program(machine: str, network: bool) -> list[tuple[int, int, int, in
 
 
 def install_seccomp(network: bool) -> bool:
+    """Filter this process's syscalls for good; True once a check shows the filter holds."""
     machine = os.uname().machine
     if machine not in AUDIT_ARCH:
         return False
@@ -243,4 +277,26 @@ def install_seccomp(network: bool) -> bool:
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
         return False
-    return libc.prctl(22, 2, ctypes.byref(fprog), 0, 0) == 0  # PR_SET_SECCOMP, FILTER
+    installed = libc.prctl(22, 2, ctypes.byref(fprog), 0, 0) == 0  # PR_SET_SECCOMP, FILTER
+    return installed and _seccomp_holds(network)
+
+
+def _seccomp_holds(network: bool) -> bool:
+    """A fork is refused with EPERM, and without network so is an internet socket."""
+    try:
+        pid = os.fork()
+    except OSError as exc:
+        if exc.errno != errno.EPERM:
+            return False
+    else:
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        return False
+    if network:
+        return True
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_STREAM).close()
+    except OSError as exc:
+        return exc.errno == errno.EPERM
+    return False

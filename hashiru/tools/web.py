@@ -7,7 +7,8 @@ The defence has three parts.
    tests replace), and every address it resolves to must be public: loopback, private,
    link-local, multicast, reserved, unspecified and other non-global addresses are refused, IPv4
    and IPv6 alike, and an IPv4 address inside an IPv6 one (IPv4-mapped, 6to4, NAT64) is judged as
-   IPv4. The setting `fetch_allow_private` lifts this check, for users who mean it.
+   IPv4. `FetchConfig.allow_private` (the setting `fetch_allow_private`) lifts this check, for
+   users who mean it.
 3. The connection goes to the address that was vetted, never to a fresh lookup, so a DNS answer
    that changes between check and use (DNS rebinding) cannot steer it: the request URL carries
    the IP, the Host header carries the name, and for https the `sni_hostname` request extension
@@ -17,7 +18,8 @@ The defence has three parts.
    proxies (which would resolve names themselves) out, while SSL_CERT_FILE is still honoured.
 
 Redirects are followed by hand, at most MAX_REDIRECTS, and every hop is vetted like the first.
-The whole fetch is bounded by `fetch_timeout`, and the body by `fetch_max_bytes` while it streams.
+The whole fetch is bounded by the config's `timeout`, and the body by its `max_bytes` while it
+streams.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import re
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Annotated, Any
 
@@ -65,8 +68,26 @@ _HEADERS = {
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.I)
 
 
-def web_tools(settings: Settings) -> list[Tool]:
-    """fetch_url, bounded by the fetch_* settings."""
+@dataclass(frozen=True)
+class FetchConfig:
+    """What fetch_url may reach and how much it reads."""
+
+    allow_private: bool  # loopback, private and other non-public addresses too
+    max_bytes: int  # of a body; the rest is cut off
+    timeout: float  # seconds for the whole fetch, redirects included
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FetchConfig:
+        """The fetch_* settings."""
+        return cls(
+            allow_private=settings.fetch_allow_private,
+            max_bytes=settings.fetch_max_bytes,
+            timeout=settings.fetch_timeout,
+        )
+
+
+def web_tools(config: FetchConfig) -> list[Tool]:
+    """fetch_url, bounded by `config`."""
 
     async def fetch_url(
         url: Annotated[str, Field(description="An http:// or https:// address")],
@@ -76,7 +97,7 @@ def web_tools(settings: Settings) -> list[Tool]:
         HTML comes back as its title and visible text; other text as is; binary types are
         refused. A 4xx or 5xx answer is returned with its status, not raised.
         """
-        return await fetch(url, settings)
+        return await fetch(url, config)
 
     return [tool(fetch_url)]
 
@@ -128,32 +149,31 @@ def pinned_request(url: httpx.URL, address: str) -> tuple[httpx.URL, dict[str, s
     return url.copy_with(host=address), headers, extensions
 
 
-async def fetch(raw_url: str, settings: Settings) -> dict[str, Any]:
+async def fetch(raw_url: str, config: FetchConfig) -> dict[str, Any]:
     """fetch_url's work: vet, connect to the vetted address, follow redirects, extract text."""
     try:
         url = httpx.URL(raw_url.strip())
     except httpx.InvalidURL as exc:
         raise ToolFailure(f"{raw_url!r} is not a valid URL: {exc}") from None
     try:
-        async with asyncio.timeout(settings.fetch_timeout):
-            return await _follow(url, settings)
+        async with asyncio.timeout(config.timeout):
+            return await _follow(url, config)
     except (TimeoutError, httpx.TimeoutException):
         raise ToolFailure(
-            f"fetching {url} took longer than {settings.fetch_timeout:g} s "
-            "(the setting fetch_timeout)."
+            f"fetching {url} took longer than {config.timeout:g} s (the setting fetch_timeout)."
         ) from None
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise ToolFailure(f"fetching {url} failed: {exc}") from None
 
 
-async def _follow(url: httpx.URL, settings: Settings) -> dict[str, Any]:
+async def _follow(url: httpx.URL, config: FetchConfig) -> dict[str, Any]:
     start = url
     for _hop in range(MAX_REDIRECTS + 1):
-        addresses = await _vetted_addresses(url, settings.fetch_allow_private)
-        async with _open(url, addresses, settings) as response:
+        addresses = await _vetted_addresses(url, config.allow_private)
+        async with _open(url, addresses, config.timeout) as response:
             location = response.headers.get("location")
             if response.status_code not in _REDIRECT_CODES or not location:
-                return await _read(url, response, settings.fetch_max_bytes)
+                return await _read(url, response, config.max_bytes)
         try:
             url = url.join(location)
         except httpx.InvalidURL as exc:
@@ -199,11 +219,11 @@ async def _addresses(url: httpx.URL) -> tuple[list[str], str]:
 
 @asynccontextmanager
 async def _open(
-    url: httpx.URL, addresses: list[str], settings: Settings
+    url: httpx.URL, addresses: list[str], seconds: float
 ) -> AsyncIterator[httpx.Response]:
     """A streamed GET of `url` from the first of `addresses` that accepts the connection."""
     transport = httpx.AsyncHTTPTransport()  # explicit: no proxies from the environment
-    timeout = httpx.Timeout(settings.fetch_timeout)
+    timeout = httpx.Timeout(seconds)
     async with httpx.AsyncClient(transport=transport, timeout=timeout, headers=_HEADERS) as client:
         failure: httpx.ConnectError | None = None
         for address in addresses:

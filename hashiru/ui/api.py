@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ def add_api(session_of: Callable[[gr.Request], Session]) -> None:
         """Answer `message` ({"text", "files"}), continuing `history` when it is given."""
         earlier = [_plain(turn) for turn in history or [] if _is_said(turn)]
         session = session_of(request).fresh(_conversation(earlier))
-        files = _uploaded(message.get("files") or [])
+        files = await asyncio.to_thread(_uploaded, message.get("files") or [])
         answer = ""
         async for update in run_turn(session, message.get("text") or "", files, ask_approval=False):
             last = update.transcript.messages[-1]

@@ -5,22 +5,23 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 
-import gradio as gr
-
 from hashiru.errors import ConfigError
-from hashiru.ui.app import CSS, theme
+from hashiru.providers import BACKENDS
+from hashiru.ui.app import App
+from hashiru.ui.layout import CSS, theme
 
 
-def launch(
-    blocks: gr.Blocks,
-    host: str = "127.0.0.1",
-    port: int = 7860,
-    auth: str | None = None,
-) -> gr.Blocks:
-    """Serve `blocks` in the background; `shutdown` stops it and the runs' sandbox workers."""
+def launch(app: App, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None) -> App:
+    """Serve `app` in the background; `shutdown` stops it and the runs' sandbox workers.
+
+    The backends' SDKs are loaded first: the page lists their models when it opens, and loading
+    them then (seconds on a busy machine) would slow the first turns of whoever is using it.
+    """
     credentials = _credentials(auth)
-    blocks.queue(default_concurrency_limit=16)
-    blocks.launch(
+    for name in BACKENDS:
+        app.workspace.providers.get(name)
+    app.blocks.queue(default_concurrency_limit=16)
+    app.blocks.launch(
         server_name=host,
         server_port=port,
         auth=credentials,
@@ -33,16 +34,15 @@ def launch(
         footer_links=[],
         ssr_mode=False,
     )
-    return blocks
+    return app
 
 
-def shutdown(blocks: gr.Blocks) -> None:
+def shutdown(app: App) -> None:
     """Stop the sandbox's warm workers on the loop that started them, then the server."""
-    app = blocks.hashiru_app
     if app.loop is not None and app.loop.is_running():
         future = asyncio.run_coroutine_threadsafe(app.workspace.aclose(), app.loop)
         future.result(timeout=10)
-    blocks.close()
+    app.blocks.close()
 
 
 def is_loopback(host: str) -> bool:

@@ -14,12 +14,15 @@ from typing import Any
 
 import pandas as pd
 
+from hashiru import display
 from hashiru.agents.hr_tools import TOOL_NAMES as HR_TOOL_NAMES
 from hashiru.agents.hr_tools import Workforce
 from hashiru.agents.memory_tools import TOOL_NAMES as MEMORY_TOOL_NAMES
-from hashiru.economy.ledger import BudgetState, Entry
+from hashiru.economy.ledger import NO_RUN, BudgetState, Entry
 from hashiru.economy.resources import gib
 from hashiru.runtime import Hashiru
+from hashiru.settings import RunPolicy
+from hashiru.tools import Tool
 
 TEAM_COLUMNS = ["name", "model", "where", "calls", "fails", "USD", "mean s"]
 LEDGER_COLUMNS = ["#", "time", "kind", "agent", "model", "tokens", "USD"]
@@ -82,22 +85,8 @@ def _gauge(title, total, parts, show, caption) -> str:
 
 def ledger_rows(entries: list[Entry]) -> list[list[Any]]:
     """The latest rows first; holds in flight show their amount in parentheses."""
-    rows = []
-    for entry in reversed(entries):
-        tokens = f"{entry.input_tokens}/{entry.output_tokens}" if entry.kind == "settle" else ""
-        usd = "" if entry.usd is None else f"{entry.usd:.6f}".rstrip("0").rstrip(".")
-        rows.append(
-            [
-                entry.id,
-                entry.at.strftime("%H:%M:%S"),
-                entry.kind,
-                entry.agent,
-                entry.model,
-                tokens,
-                f"({usd})" if entry.kind == "reserve" else usd,
-            ]
-        )
-    return rows
+    rows = [display.ledger_row(entry, time_format="%H:%M:%S") for entry in reversed(entries)]
+    return [[r.id, r.time, r.kind, r.agent, r.model, r.tokens, r.usd] for r in rows]
 
 
 def spend_frame(entries: list[Entry], since: datetime) -> pd.DataFrame:
@@ -113,9 +102,14 @@ def spend_frame(entries: list[Entry], since: datetime) -> pd.DataFrame:
     return frame
 
 
-def tool_rows(hashiru: Hashiru) -> list[list[Any]]:
+def offered_tools(hashiru: Hashiru, policy: RunPolicy) -> list[Tool]:
+    """The tools a turn under `policy` would offer the CEO now."""
+    return hashiru.tools(hashiru.meter(NO_RUN, policy), Workforce(), lambda event: None)
+
+
+def tool_rows(hashiru: Hashiru, policy: RunPolicy) -> list[list[Any]]:
     """Every tool the CEO is offered now, then generated tools it is not offered."""
-    offered = hashiru.tools(hashiru.meter("ui"), Workforce(), lambda event: None)
+    offered = offered_tools(hashiru, policy)
     manifests = {m.name: m for m in hashiru.toolsmith.registry.manifests()}
     rows = []
     for tool in offered:
@@ -139,13 +133,12 @@ def _origin(name: str, manifest: object) -> str:
     return "built-in"
 
 
-def tool_source(hashiru: Hashiru, name: str) -> tuple[str, str]:
+def tool_source(hashiru: Hashiru, policy: RunPolicy, name: str) -> tuple[str, str]:
     """A generated tool's code (Python), or a built-in's JSON schema."""
     registry = hashiru.toolsmith.registry
     if any(m.name == name for m in registry.manifests()):
         return registry.code(name), "python"
-    offered = hashiru.tools(hashiru.meter("ui"), Workforce(), lambda event: None)
-    for tool in offered:
+    for tool in offered_tools(hashiru, policy):
         if tool.name == name:
             return json.dumps(tool.spec.model_dump(), indent=2), "json"
     return "", "python"

@@ -1,8 +1,8 @@
 """Per-browser-session state: the conversation, and the settings this session chose.
 
 Each session (a browser tab, or a `gradio_client`) has its own conversation and its own
-switches, caps and CEO model; the employees, tools, memories and the ledger belong to the
-workspace and are shared by every session through `Hashiru.configured` views.
+RunPolicy (switches, caps and CEO model); the employees, tools, memories and the ledger belong
+to the workspace (one `Hashiru`), which every session's runs share.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 from hashiru.errors import ConfigError
 from hashiru.messages import Message
 from hashiru.runtime import Hashiru
-from hashiru.settings import SWITCHES
+from hashiru.settings import SWITCHES, RunPolicy
 from hashiru.ui.transcript import ChatItem
 
 MODES: dict[str, str] = {f"ENABLE_{switch.upper()}": f"enable_{switch}" for switch in SWITCHES}
@@ -29,32 +29,25 @@ MODE_LABELS: dict[str, str] = {
 
 @dataclass
 class Session:
-    """One session's conversation with the CEO and its settings over the workspace's."""
+    """One session's conversation with the CEO, and the policy its turns run under."""
 
-    workspace: Hashiru
-    changes: dict[str, Any] = field(default_factory=dict)
+    hashiru: Hashiru  # the workspace, shared with every other session
+    policy: RunPolicy
     history: list[Message] | None = None  # the CEO's conversation; None: not started
     chat: list[ChatItem] = field(default_factory=list)  # what the chat shows
     running: bool = False
     pending: asyncio.Future[bool] | None = None  # a tool awaiting the person's approval
-    hashiru: Hashiru = field(init=False)  # the workspace seen with this session's settings
-
-    def __post_init__(self) -> None:
-        self.hashiru = self.workspace.configured(**self.changes) if self.changes else self.workspace
 
     def configure(self, **changes: Any) -> None:
-        """Change this session's settings; a bad value raises ConfigError and changes nothing."""
-        merged = {**self.changes, **changes}
-        self.hashiru = self.workspace.configured(**merged)
-        self.changes = merged
+        """Change this session's policy; a bad value raises ConfigError and changes nothing."""
+        self.policy = self.policy.updated(**changes)
 
     def fresh(self, history: list[Message] | None) -> Session:
-        """A new conversation (continuing `history`, if any) with this session's settings."""
-        return Session(self.workspace, dict(self.changes), history)
+        """A new conversation (continuing `history`, if any) under this session's policy."""
+        return Session(self.hashiru, self.policy, history)
 
     def modes(self) -> list[str]:
-        settings = self.hashiru.settings
-        return [mode for mode, name in MODES.items() if getattr(settings, name)]
+        return [mode for mode, name in MODES.items() if getattr(self.policy, name)]
 
     def set_modes(self, modes: list[str]) -> None:
         """Turn on exactly `modes` (the original's mode names); the others go off."""
@@ -79,7 +72,7 @@ class Sessions:
         with self._lock:
             key = session_hash or ""
             if key not in self._sessions:
-                self._sessions[key] = Session(self.workspace)
+                self._sessions[key] = Session(self.workspace, self.workspace.policy)
             return self._sessions[key]
 
     def drop(self, session_hash: str | None) -> None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from hashiru import display
 from hashiru.agents.events import (
     Answer,
     Event,
@@ -101,10 +101,11 @@ class Transcript:
             "status": "done",
             "duration": round(event.seconds, 2),
         }
-        if cost := _cost(event.result):
-            metadata["log"] = f"${cost}"
+        cost = display.tool_cost(event)
+        if cost:  # a local model's cost can be "0E-16": nothing to show
+            metadata["log"] = f"${cost:.4f}"  # as the team and budget panels show money
         item["metadata"] = {**item["metadata"], **metadata}
-        item["content"] = f"{_arguments(event.arguments)}\n\n{_result(event.result)}"
+        item["content"] = f"{_arguments(event.arguments)}\n\n{_result(event)}"
 
 
 def _call_title(name: str, arguments: dict[str, Any]) -> str:
@@ -119,36 +120,15 @@ def _arguments(arguments: dict[str, Any]) -> str:
     return f"```json\n{json.dumps(arguments, indent=2, ensure_ascii=False)}\n```"
 
 
-def _result(result: str) -> str:
+def _result(event: ToolCallFinished) -> str:
     """An employee's answer or an error as prose; any other result as JSON."""
-    try:
-        value = json.loads(result)
-    except ValueError:
-        value = result
-    if isinstance(value, dict) and isinstance(value.get("answer"), str):
-        return f"**{value.get('agent', 'employee')}:** {_clip(value['answer'])}"
-    if isinstance(value, dict) and isinstance(value.get("error"), str):
-        return f"**Error:** {_clip(value['error'])}"
-    shown = value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False)
+    view = display.tool_result(event, limit=RESULT_LIMIT)
+    if view.kind == "answer":
+        return f"**{view.agent}:** {_clip(view.text)}"
+    if view.kind == "error":
+        return f"**Error:** {_clip(view.text)}"
+    shown = event.result if isinstance(event.result, str) else display.as_json(event.result, 2)
     return f"```json\n{_clip(shown)}\n```"
-
-
-def _cost(result: str) -> str | None:
-    """What a call cost, where its result says: an employee's answer or a hire's fee."""
-    try:
-        value = json.loads(result)
-    except ValueError:
-        return None
-    if not isinstance(value, dict):
-        return None
-    for field in ("cost_usd", "hire_fee_usd"):
-        try:
-            cost = Decimal(str(value.get(field)))
-            if cost > 0:  # a local model's cost can be "0E-16": nothing
-                return f"{cost:.4f}"  # as the team and budget panels show money
-        except InvalidOperation:
-            continue
-    return None
 
 
 def _clip(text: str) -> str:

@@ -47,7 +47,7 @@ async def run_turn(
 ) -> AsyncIterator[TurnUpdate]:
     """Run one turn of `session`'s conversation; the last update has `done` set."""
     hashiru = session.hashiru
-    attached = place_attachments(files, hashiru.settings.workspace_dir)
+    attached = await asyncio.to_thread(place_attachments, files, hashiru.settings.workspace_dir)
     transcript = Transcript(session.chat)
     transcript.user(text, attached)
     session.chat = transcript.messages
@@ -60,6 +60,7 @@ async def run_turn(
             on_event=queue.put_nowait,
             history=session.history,
             approve=approve,
+            policy=session.policy,
         )
     )
     task.add_done_callback(lambda _: queue.put_nowait(None))

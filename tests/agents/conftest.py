@@ -35,7 +35,7 @@ async def make_hashiru() -> AsyncIterator[MakeCompany]:
 
     def make(scripts: dict[str, Script], **settings: object) -> Hashiru:
         config = Settings.load(ceo_model="scripted:ceo", **settings)
-        made.append(Hashiru.from_settings(config, [ScriptedProvider(config, scripts)]))
+        made.append(Hashiru.from_settings(config, [ScriptedProvider(scripts)]))
         return made[-1]
 
     yield make

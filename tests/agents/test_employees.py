@@ -41,7 +41,7 @@ async def test_employee_keeps_its_conversation_and_survives_restart(
     events = []
     result = await again.run("again", on_event=events.append)
     assert result.agents == [], "a restored employee is not hired again"
-    answer = json.loads(next(e.result for e in events if e.kind == "tool_call_finished"))
+    answer = json.loads(next(e.content for e in events if e.kind == "tool_call_finished"))
     assert answer["answer"] == "question 3"
     assert again.company.roster.get("counter").calls == 3
 
@@ -64,8 +64,8 @@ async def test_a_failing_employee_is_counted_and_the_run_goes_on(
     hashiru = make_hashiru({"ceo": ceo, "flaky": Script([down])})
     result = await hashiru.run("x", on_event=events.append)
     finished = [e for e in events if e.kind == "tool_call_finished"]
-    assert not finished[1].ok and "auth" in finished[1].result
-    listed = json.loads(finished[2].result)
+    assert not finished[1].ok and "auth" in finished[1].content
+    listed = json.loads(finished[2].content)
     assert listed[0]["name"] == "flaky" and listed[0]["failures"] == 1
     assert result.answer.startswith("it failed")
     assert hashiru.company.roster.get("flaky").history == []

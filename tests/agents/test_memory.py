@@ -11,7 +11,7 @@ from tests.agents.conftest import MakeCompany, call
 
 
 def finished(events: list) -> list[dict]:
-    return [json.loads(e.result) for e in events if isinstance(e, ToolCallFinished)]
+    return [json.loads(e.content) for e in events if isinstance(e, ToolCallFinished)]
 
 
 async def test_relevant_memories_are_recalled_once_as_data(make_hashiru: MakeCompany) -> None:

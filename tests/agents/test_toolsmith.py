@@ -27,7 +27,7 @@ def create(name: str = "arith", code: str = ADD, **extra: object) -> dict:
 
 
 def finished(events: list) -> list[tuple[str, dict]]:
-    return [(e.name, json.loads(e.result)) for e in events if isinstance(e, ToolCallFinished)]
+    return [(e.name, json.loads(e.content)) for e in events if isinstance(e, ToolCallFinished)]
 
 
 async def test_create_call_version_delete_and_restart(make_hashiru: MakeCompany) -> None:

@@ -17,7 +17,6 @@ from pathlib import Path
 from hashiru.errors import ProviderError
 from hashiru.messages import Message, ToolSpec
 from hashiru.providers.scripted import Script, ScriptedProvider
-from hashiru.settings import Settings
 
 ITEMS = 10
 USAGE = {"input_tokens": 100, "output_tokens": 10}
@@ -144,7 +143,7 @@ class Quizzer:
         """`scripted:solo`, `scripted:ceo` and `scripted:solver`, each playing forever."""
         turns: dict[str, Callable] = {"solo": self.solo, "ceo": self.ceo, "solver": self.solver}
         scripts = {name: Script([turn], repeat=True) for name, turn in turns.items()}
-        return ScriptedProvider(Settings.load(), scripts)
+        return ScriptedProvider(scripts)
 
 
 def call(tool: str, /, **arguments: object) -> dict:

@@ -6,8 +6,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from bench.hashirubench.plot import cost_vs_accuracy
-from bench.hashirubench.report import RunStats
 from bench.hashirubench.stats import wilson
+from bench.hashirubench.summary import RunStats
 
 
 def stats(system: str, solved: int, cost: str | None) -> RunStats:

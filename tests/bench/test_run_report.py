@@ -112,8 +112,9 @@ def test_a_failed_item_scores_zero_and_is_retried_on_the_next_run(bench: Bench) 
 
     assert bench.run(*arm, providers=[quiz.provider()]) == 0
     [failed] = [r for r in bench.records(*arm) if r["error"]]
-    assert (failed["id"], failed["score"], failed["expense_usd"]) == ("test-4", 0, None)
-    assert "ProviderError" in failed["error"]
+    # a failed call is not charged: the item spent $0, and says so (it was null before issue 11)
+    assert (failed["id"], failed["score"], Decimal(failed["expense_usd"])) == ("test-4", 0, 0)
+    assert "ProviderError" in failed["error"] and failed["run_id"]
 
     bench.run(*arm, providers=[quiz.provider()])
     assert quiz.calls["solo"] == ITEMS + 1, "only the failed item runs again"

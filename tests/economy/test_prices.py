@@ -24,7 +24,7 @@ SOURCE = f"genai-prices {version('genai-prices')}"
 
 @pytest.fixture
 def book() -> PriceBook:
-    return PriceBook(Settings())
+    return PriceBook()
 
 
 def test_bundled_prices_are_read_with_their_source(book: PriceBook) -> None:
@@ -98,7 +98,7 @@ def test_prompt_size_tiers_apply(book: PriceBook) -> None:
 
 def test_override_beats_genai_prices() -> None:
     override = PriceOverride(input_per_mtok=Decimal("1"), output_per_mtok=Decimal("2"))
-    book = PriceBook(Settings(prices={"gemini:gemini-2.5-flash": override}))
+    book = PriceBook({"gemini:gemini-2.5-flash": override})
     price = book.require("gemini", "gemini-2.5-flash")
     assert price == ModelPrice(Decimal("1"), Decimal("2"), None, None, "hashiru.toml")
     usage = Usage(input_tokens=10_000, cache_read_tokens=4_000, output_tokens=500)
@@ -113,7 +113,7 @@ def test_override_prices_an_unknown_model_with_its_cache_rates() -> None:
         cache_read_per_mtok=Decimal("0.5"),
         cache_write_per_mtok=Decimal("2"),
     )
-    book = PriceBook(Settings(prices={"anthropic:claude-next": override}))
+    book = PriceBook({"anthropic:claude-next": override})
     usage = Usage(
         input_tokens=10_000, cache_read_tokens=4_000, cache_write_tokens=1_000, output_tokens=500
     )
@@ -153,7 +153,7 @@ def test_unknown_price_message_gives_a_snippet_that_loads(book: PriceBook, tmp_p
     snippet = message[message.index("[prices.") :]
     (tmp_path / "hashiru.toml").write_text(snippet, encoding="utf-8")
     loaded = Settings.load(environ={}, home=tmp_path)
-    assert PriceBook(loaded).price("gemini", "gemini-nonsense-9") is not None
+    assert PriceBook.from_settings(loaded).price("gemini", "gemini-nonsense-9") is not None
 
 
 @pytest.mark.parametrize(
@@ -183,7 +183,7 @@ def test_worst_case_bounds_every_usage(
 
 
 def test_local_models_cost_time_not_tokens() -> None:
-    book = PriceBook(Settings(local_usd_per_hour=Decimal("0.36")))
+    book = PriceBook(local_usd_per_hour=Decimal("0.36"))
     assert book.is_local("ollama") and not book.is_local("gemini")
     price = book.price("ollama", "qwen3:8b")
     assert price == ModelPrice(Decimal(0), Decimal(0), None, None, "local")
@@ -191,7 +191,7 @@ def test_local_models_cost_time_not_tokens() -> None:
     assert book.worst_case("embedded", "smollm2", 10**6, 10**6) == 0
     assert book.local_cost(100) == Decimal("0.01")
     assert book.local_cost(0) == 0
-    assert PriceBook(Settings()).local_cost(3600) == 0
+    assert PriceBook().local_cost(3600) == 0
     assert book.describe("scripted", "echo") == {"price": "local", "usd_per_hour": "0.36"}
 
 

@@ -10,7 +10,6 @@ import pytest
 
 from hashiru.economy import resources
 from hashiru.economy.resources import GIB, gib, memory_budget_bytes
-from hashiru.settings import Settings
 
 
 @pytest.fixture(autouse=True)
@@ -31,18 +30,18 @@ def _fake_nvidia_smi(tmp_path, monkeypatch, script: str) -> None:
 
 def test_memory_gib_setting_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(resources, "machine_memory_bytes", lambda: 1)
-    assert memory_budget_bytes(Settings(memory_gib=Decimal("1.5"))) == 3 * GIB // 2
+    assert memory_budget_bytes(Decimal("1.5"), Decimal("2")) == 3 * GIB // 2
 
 
 def test_machine_memory_less_the_reserve(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(resources, "machine_memory_bytes", lambda: 10 * GIB)
-    assert memory_budget_bytes(Settings()) == 8 * GIB  # default reserve: 2 GiB
-    assert memory_budget_bytes(Settings(memory_reserve_gib=Decimal("0.5"))) == 19 * GIB // 2
+    assert memory_budget_bytes(None, Decimal("2")) == 8 * GIB  # default reserve: 2 GiB
+    assert memory_budget_bytes(None, Decimal("0.5")) == 19 * GIB // 2
 
 
 def test_budget_is_never_negative(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(resources, "machine_memory_bytes", lambda: GIB)
-    assert memory_budget_bytes(Settings(memory_reserve_gib=Decimal("4"))) == 0
+    assert memory_budget_bytes(None, Decimal("4")) == 0
 
 
 def test_machine_memory_is_ram_plus_gpu(monkeypatch: pytest.MonkeyPatch) -> None:

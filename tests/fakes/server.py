@@ -3,6 +3,8 @@
 A fake is a real HTTP server on 127.0.0.1 (threaded, so concurrent client calls overlap) that
 records each request and answers model calls from per-model queues of `FakeTurn`s. Subclasses
 only translate a FakeTurn into their provider's wire format and route their paths.
+`max_in_flight` is the most requests it was serving at once: a test of concurrency checks it,
+since right totals alone do not show that the calls overlapped.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import sys
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -59,6 +62,8 @@ class FakeServer:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
         self.turns: dict[str, deque[FakeTurn]] = defaultdict(deque)
+        self.in_flight = 0  # requests received and not yet answered
+        self.max_in_flight = 0
         self._lock = threading.Lock()
         self._server = _QuietServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
@@ -94,6 +99,19 @@ class FakeServer:
             turn = queue.popleft()
         time.sleep(turn.delay)
         return turn
+
+    @contextmanager
+    def _serving(self, request: Recorded) -> Iterator[None]:
+        """Record `request` and count it in flight until the block ends."""
+        with self._lock:
+            self.requests.append(request)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.in_flight -= 1
 
     def calls(self, path_part: str) -> list[Recorded]:
         return [r for r in self.requests if path_part in r.path]
@@ -143,14 +161,13 @@ def _handler_for(fake: FakeServer) -> type[BaseHTTPRequestHandler]:
                 body=json.loads(raw) if raw else None,
                 started=time.monotonic(),
             )
-            with fake._lock:
-                fake.requests.append(recorded)
-            try:
-                reply = fake.handle(recorded)
-            except LookupError as exc:
-                reply = Reply(status=500, body={"error": str(exc)})
-            self._send(reply)
-            recorded.finished = time.monotonic()
+            with fake._serving(recorded):
+                try:
+                    reply = fake.handle(recorded)
+                except LookupError as exc:
+                    reply = Reply(status=500, body={"error": str(exc)})
+                self._send(reply)
+                recorded.finished = time.monotonic()
 
         def _send(self, reply: Reply) -> None:
             self.send_response(reply.status)

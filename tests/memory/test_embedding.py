@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -11,11 +12,12 @@ from chromadb.utils.embedding_functions import (
     config_to_embedding_function,
 )
 
-from hashiru.errors import ConfigError, ProviderError
+from hashiru.errors import ConfigError, ProviderError, error_kind_for_status
 from hashiru.memory import (
     ChromaMemoryStore,
     GeminiEmbedding,
     HashEmbedding,
+    MemoryConfig,
     MiniLMEmbedding,
     OllamaEmbedding,
     embedding_function,
@@ -81,7 +83,7 @@ def test_hash_embedding_is_deterministic_and_unit() -> None:
 
 def test_embedding_function_follows_the_setting() -> None:
     def choose(value: str) -> Any:
-        return embedding_function(Settings.load(memory_embedding=value))
+        return embedding_function(MemoryConfig.from_settings(Settings.load(memory_embedding=value)))
 
     assert isinstance(choose("minilm"), MiniLMEmbedding)
     assert isinstance(choose("chroma-default"), DefaultEmbeddingFunction)
@@ -98,6 +100,8 @@ class FakeEmbedder(FakeServer):
     def handle(self, request: Recorded) -> Reply:
         hasher = HashEmbedding(dims=8)
         if request.path == "/api/embed":
+            if request.body["model"].startswith("status-"):  # status-429: that error
+                return Reply(status=int(request.body["model"][7:]), body={"error": "planned"})
             if request.body["model"] != "nomic-embed-text":
                 return Reply(status=404, body={"error": "model not found"})
             return Reply(body={"embeddings": hasher.encode(request.body["input"]).tolist()})
@@ -113,7 +117,8 @@ class FakeEmbedder(FakeServer):
 def test_ollama_embedding_against_the_wire_format(monkeypatch: pytest.MonkeyPatch) -> None:
     with FakeEmbedder() as fake:
         monkeypatch.setenv("OLLAMA_HOST", fake.url.removeprefix("http://"))  # scheme optional
-        ollama = embedding_function(Settings.load(memory_embedding="ollama:nomic-embed-text"))
+        settings = Settings.load(memory_embedding="ollama:nomic-embed-text")
+        ollama = embedding_function(MemoryConfig.from_settings(settings))
         texts = [f"note {i}" for i in range(70)]  # two requests
         np.testing.assert_allclose(ollama.encode(texts), HashEmbedding(8).encode(texts), atol=1e-6)
         assert [len(c.body["input"]) for c in fake.calls("/api/embed")] == [64, 6]
@@ -125,12 +130,22 @@ def test_ollama_embedding_against_the_wire_format(monkeypatch: pytest.MonkeyPatc
         OllamaEmbedding("nomic-embed-text", host="http://127.0.0.1:9", timeout=5).encode(["x"])
 
 
+def test_embedding_errors_map_statuses_as_the_providers_do() -> None:
+    with FakeEmbedder() as fake:
+        for status in (400, 401, 403, 404, 408, 429, 500, 503):
+            with pytest.raises(ProviderError) as caught:
+                OllamaEmbedding(f"status-{status}", host=fake.url, timeout=5).encode(["x"])
+            error = caught.value
+            assert (error.kind, error.status) == (error_kind_for_status(status), status)
+            assert error.provider == "ollama" and "planned" in str(error)
+
+
 def test_gemini_embedding_against_the_wire_format(monkeypatch: pytest.MonkeyPatch) -> None:
     with FakeEmbedder() as fake:
         monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", fake.url)
         settings = Settings.load(memory_embedding="gemini:gemini-embedding-001")
         with pytest.raises(ConfigError, match="GEMINI_API_KEY"):
-            embedding_function(settings).encode(["x"])
+            embedding_function(MemoryConfig.from_settings(settings)).encode(["x"])
         monkeypatch.setenv("GEMINI_API_KEY", "g-key")
         gemini = GeminiEmbedding.build_from_config({"model": "gemini-embedding-001"})
         assert "key" not in str(gemini.get_config())
@@ -153,8 +168,9 @@ def test_a_store_on_ollama_reopens_and_refuses_another_model(
     with FakeEmbedder() as fake:
         monkeypatch.setenv("OLLAMA_HOST", fake.url)
         settings = Settings.load(memory_embedding="ollama:nomic-embed-text")
-        memory = ChromaMemoryStore(settings).add("tea, not coffee", "preference")
-        assert ChromaMemoryStore(settings).search("tea")[0].memory.id == memory.id
-        other = settings.model_copy(update={"memory_embedding": "ollama:mxbai-embed-large"})
+        config = MemoryConfig.from_settings(settings)
+        memory = ChromaMemoryStore(config).add("tea, not coffee", "preference")
+        assert ChromaMemoryStore(config).search("tea")[0].memory.id == memory.id
+        other = replace(config, embedding="ollama:mxbai-embed-large")
         with pytest.raises(ConfigError, match="nomic-embed-text"):
             ChromaMemoryStore(other)

@@ -14,6 +14,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import chromadb
@@ -24,6 +25,7 @@ from hashiru.errors import ConfigError
 from hashiru.memory import (
     ChromaMemoryStore,
     HashEmbedding,
+    MemoryConfig,
     MemoryNotFound,
     MemoryRefused,
     MiniLMEmbedding,
@@ -38,8 +40,64 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-def store(settings: Settings) -> ChromaMemoryStore:
-    return ChromaMemoryStore(settings, HashEmbedding())
+def config(settings: Settings) -> MemoryConfig:
+    return MemoryConfig.from_settings(settings)
+
+
+@pytest.fixture
+def store(config: MemoryConfig) -> ChromaMemoryStore:
+    return ChromaMemoryStore(config, HashEmbedding())
+
+
+def test_the_config_is_the_memory_part_of_the_settings(tmp_path: Path) -> None:
+    settings = Settings.load(
+        home=tmp_path / "h",
+        memory_top_k=7,
+        memory_min_similarity=0.1,
+        memory_dedupe_similarity=0.5,
+        memory_embedding="gemini:gemini-embedding-001",
+        ollama_host="http://127.0.0.1:5",
+        gemini_api_key="g",
+        gemini_base_url="http://127.0.0.1:6",
+        request_timeout=9,
+    )
+    config = MemoryConfig.from_settings(settings)
+    assert (config.path, config.chroma_url, config.where) == (
+        tmp_path / "h" / "chroma",
+        None,
+        str(tmp_path / "h" / "chroma"),
+    )
+    assert (config.top_k, config.min_similarity, config.dedupe_similarity) == (7, 0.1, 0.5)
+    assert (config.embedding, config.ollama_host, config.gemini_base_url, config.timeout) == (
+        "gemini:gemini-embedding-001",
+        "http://127.0.0.1:5",
+        "http://127.0.0.1:6",
+        9,
+    )
+    assert config.gemini_api_key is not None and config.gemini_api_key.get_secret_value() == "g"
+    served = MemoryConfig.from_settings(
+        settings.model_copy(update={"memory_chroma_url": "127.0.0.1:8000"})
+    )
+    assert served.where == "127.0.0.1:8000"
+
+
+def test_importing_memory_types_loads_no_chroma() -> None:
+    """The agents and the CLI import these; Chroma and ONNX load when a store is opened."""
+    heavy = ["chromadb", "onnxruntime", "numpy", "hashiru.memory.embedding"]
+    script = (
+        "import sys, hashiru.memory, hashiru.memory.store;"
+        "from hashiru.memory import ChromaMemoryStore, MemoryConfig, Memory, Recalled;"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parents[2],
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_add_get_search_list_delete(store: ChromaMemoryStore) -> None:
@@ -170,7 +228,8 @@ def test_export_import_round_trip(store: ChromaMemoryStore, settings: Settings, 
     ]
 
     fresh = ChromaMemoryStore(
-        settings.model_copy(update={"home": tmp_path / "other"}), HashEmbedding()
+        MemoryConfig.from_settings(settings.model_copy(update={"home": tmp_path / "other"})),
+        HashEmbedding(),
     )
     assert fresh.import_jsonl(backup) == 2
     assert fresh.list() == exported, "ids, times, keys and recall counts survive"
@@ -182,9 +241,11 @@ def test_export_import_round_trip(store: ChromaMemoryStore, settings: Settings, 
         fresh.import_jsonl(backup)
 
 
-def test_reopens_after_restart_with_registered_embedding(settings: Settings) -> None:
-    memory = ChromaMemoryStore(settings, HashEmbedding()).add("tea, not coffee", "preference")
-    reopened = ChromaMemoryStore(settings, HashEmbedding())
+def test_reopens_after_restart_with_registered_embedding(
+    settings: Settings, config: MemoryConfig
+) -> None:
+    memory = ChromaMemoryStore(config, HashEmbedding()).add("tea, not coffee", "preference")
+    reopened = ChromaMemoryStore(config, HashEmbedding())
     assert reopened.get(memory.id).text == "tea, not coffee"
     assert reopened.search("coffee")[0].memory.id == memory.id
     # A plain Chroma client rebuilds our embedding function from the collection's config.
@@ -197,12 +258,12 @@ def test_reopens_after_restart_with_registered_embedding(settings: Settings) -> 
     assert collection.query(query_texts=["coffee"], n_results=1)["ids"] == [[memory.id]]
 
 
-def test_another_embedding_function_is_refused_clearly(settings: Settings) -> None:
-    ChromaMemoryStore(settings, HashEmbedding()).add("tea, not coffee", "preference")
+def test_another_embedding_function_is_refused_clearly(config: MemoryConfig) -> None:
+    ChromaMemoryStore(config, HashEmbedding()).add("tea, not coffee", "preference")
     with pytest.raises(ConfigError, match=r"hashiru-hash.*HASHIRU_MEMORY_EMBEDDING"):
-        ChromaMemoryStore(settings, MiniLMEmbedding())
+        ChromaMemoryStore(config, MiniLMEmbedding())
     with pytest.raises(ConfigError, match="dims"):
-        ChromaMemoryStore(settings, HashEmbedding(dims=64))
+        ChromaMemoryStore(config, HashEmbedding(dims=64))
 
 
 # --- the real embedding model ----------------------------------------------------------------
@@ -215,8 +276,10 @@ NOTES = [
 ]
 
 
-def test_minilm_recalls_by_meaning_and_survives_restart(settings: Settings) -> None:
-    store = ChromaMemoryStore(settings)  # the default: minilm
+def test_minilm_recalls_by_meaning_and_survives_restart(
+    settings: Settings, config: MemoryConfig
+) -> None:
+    store = ChromaMemoryStore(config)  # the default: minilm
     ids = {text: store.add(text, kind).id for text, kind in NOTES}
     found = store.search("which units should I use?", min_similarity=-1)
     assert found[0].memory.id == ids["the user prefers metric units"]
@@ -229,9 +292,10 @@ def test_minilm_recalls_by_meaning_and_survives_restart(settings: Settings) -> N
     # A new process: importing hashiru.memory registers the function the collection names.
     script = textwrap.dedent(
         f"""
-        from hashiru.memory import ChromaMemoryStore
+        from hashiru.memory import ChromaMemoryStore, MemoryConfig
         from hashiru.settings import Settings
-        store = ChromaMemoryStore(Settings.load(home={str(settings.home)!r}))
+        settings = Settings.load(home={str(settings.home)!r})
+        store = ChromaMemoryStore(MemoryConfig.from_settings(settings))
         print(store.search("what measurement system does the user like?")[0].memory.id)
         """
     )
@@ -279,10 +343,12 @@ def chroma_server(tmp_path: Path) -> Iterator[str]:
 
 
 def test_a_chroma_server_is_used_when_configured(settings: Settings, chroma_server: str) -> None:
-    remote = settings.model_copy(update={"memory_chroma_url": chroma_server})
+    remote = MemoryConfig.from_settings(
+        settings.model_copy(update={"memory_chroma_url": chroma_server})
+    )
     memory = ChromaMemoryStore(remote, HashEmbedding()).add("tea, not coffee", "preference")
     reopened = ChromaMemoryStore(remote, HashEmbedding())
     assert reopened.search("coffee")[0].memory.id == memory.id
     assert not (settings.home / "chroma").exists(), "nothing was written on disk here"
     with pytest.raises(ConfigError, match="HASHIRU_MEMORY_CHROMA_URL"):
-        ChromaMemoryStore(settings.model_copy(update={"memory_chroma_url": "127.0.0.1:9"}))
+        ChromaMemoryStore(replace(remote, chroma_url="127.0.0.1:9"))

@@ -6,10 +6,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from hashiru.errors import ProviderError
 from hashiru.messages import Message, ModelResponse, TextDelta, ToolCall, ToolResult, ToolSpec
+from hashiru.providers import Providers
 from hashiru.providers.anthropic import AnthropicProvider
+from hashiru.providers.base import ProviderConfig
 from hashiru.settings import Settings
 from tests.fakes.anthropic import FakeAnthropic, keys_sent
 from tests.fakes.server import FakeTurn
@@ -34,10 +37,10 @@ def fake(server: FakeAnthropic) -> FakeAnthropic:
 
 
 def make_provider(base_url: str, key: str | None = "k", **overrides: Any) -> AnthropicProvider:
-    settings = Settings.load(
-        anthropic_api_key=key, anthropic_base_url=base_url, retries=2, **overrides
+    secret = SecretStr(key) if key else None
+    return AnthropicProvider(
+        ProviderConfig(api_key=secret, base_url=base_url, retries=2, **overrides)
     )
-    return AnthropicProvider(settings)
 
 
 @pytest.fixture
@@ -232,7 +235,7 @@ async def test_environment_names_are_honoured(fake) -> None:
     settings = Settings.load(environ={"ANTHROPIC_API_KEY": "k", "ANTHROPIC_BASE_URL": fake.url})
     fake.plan(MODEL, FakeTurn(text="from env"))
 
-    response = await AnthropicProvider(settings).complete(MODEL, HI, [], 64)
+    response = await Providers(settings).get("anthropic").complete(MODEL, HI, [], 64)
 
     assert response.text == "from env"
     assert len(fake.calls("/v1/messages")) == 1

@@ -17,10 +17,8 @@ import pytest
 
 from hashiru.errors import ProviderError
 from hashiru.messages import Message, ModelResponse, TextDelta
-from hashiru.providers.anthropic import AnthropicProvider
+from hashiru.providers import Providers
 from hashiru.providers.base import ChatModel, Provider, StreamItem
-from hashiru.providers.gemini import GeminiProvider
-from hashiru.providers.ollama import OllamaProvider
 from hashiru.settings import Settings
 from tests.fakes import anthropic as fake_anthropic
 from tests.fakes import gemini as fake_gemini
@@ -52,9 +50,10 @@ class Backend:
     stream_retry_status: int  # a retryable status a stream may fail with before it starts
 
 
-def _settings(**fields: Any) -> Settings:
-    """Settings for a provider under test: two retries unless a test says otherwise."""
-    return Settings.load(**{"retries": 2, **fields})
+def _provider(name: str, **fields: Any) -> Provider:
+    """Backend `name` as the registry builds it from settings: two retries unless a test says
+    otherwise."""
+    return Providers(Settings.load(**{"retries": 2, **fields})).get(name)
 
 
 def _usage(input_tokens: int, output_tokens: int, read: int = 0, write: int = 0) -> dict[str, int]:
@@ -71,7 +70,7 @@ BACKENDS = [
     Backend(
         name="ollama",
         fake_factory=FakeOllama,
-        make_provider=lambda url, **s: OllamaProvider(_settings(ollama_host=url, **s)),
+        make_provider=lambda url, **s: _provider("ollama", ollama_host=url, **s),
         model="llama3.2",
         chat_path="/api/chat",
         stream_path="/api/chat",
@@ -86,8 +85,8 @@ BACKENDS = [
     Backend(
         name="gemini",
         fake_factory=FakeGemini,
-        make_provider=lambda url, **s: GeminiProvider(
-            _settings(gemini_api_key="k", gemini_base_url=url, **s)
+        make_provider=lambda url, **s: _provider(
+            "gemini", gemini_api_key="k", gemini_base_url=url, **s
         ),
         model=GEMINI_MODEL,
         chat_path=f"/v1beta/models/{GEMINI_MODEL}:generateContent",
@@ -104,8 +103,8 @@ BACKENDS = [
     Backend(
         name="anthropic",
         fake_factory=lambda: FakeAnthropic(api_key="k", cache_creation_tokens=CACHE_WRITE),
-        make_provider=lambda url, **s: AnthropicProvider(
-            _settings(anthropic_api_key="k", anthropic_base_url=url, **s)
+        make_provider=lambda url, **s: _provider(
+            "anthropic", anthropic_api_key="k", anthropic_base_url=url, **s
         ),
         model="claude-sonnet-4-6",
         chat_path="/v1/messages",

@@ -73,7 +73,7 @@ def test_decisions_tolerate_raw_newlines_and_explain_truncation() -> None:
 
 
 embedded = pytest.mark.skipif(
-    EmbeddedProvider(Settings.load()).unavailable_reason() is not None,
+    EmbeddedProvider().unavailable_reason() is not None,
     reason="needs pip install 'hashiru[local]'",
 )
 
@@ -105,6 +105,6 @@ async def test_produces_a_valid_tool_call(model) -> None:
 @pytest.mark.slow
 @embedded
 async def test_describe_reports_the_gguf_size() -> None:
-    info = await EmbeddedProvider(Settings.load()).describe("smollm2-135m")
+    info = await EmbeddedProvider().describe("smollm2-135m")
     assert info.ref == "embedded:smollm2-135m" and info.local
     assert 80_000_000 < info.memory_bytes < 120_000_000

@@ -7,9 +7,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from hashiru.errors import ProviderError
 from hashiru.messages import Message, ToolCall, ToolResult, ToolSpec
+from hashiru.providers import Providers
+from hashiru.providers.base import ProviderConfig
 from hashiru.providers.gemini import GeminiProvider
 from hashiru.settings import Settings
 from tests.fakes.gemini import FakeGemini
@@ -37,8 +40,8 @@ def fake(server: FakeGemini) -> FakeGemini:
 
 
 def make_provider(base_url: str, key: str | None = "k", **overrides: Any) -> GeminiProvider:
-    settings = Settings.load(gemini_api_key=key, gemini_base_url=base_url, retries=2, **overrides)
-    return GeminiProvider(settings)
+    secret = SecretStr(key) if key else None
+    return GeminiProvider(ProviderConfig(api_key=secret, base_url=base_url, retries=2, **overrides))
 
 
 @pytest.fixture
@@ -259,7 +262,7 @@ async def test_sdk_environment_names_are_honoured(fake, key_name: str) -> None:
     settings = Settings.load(environ={key_name: "k", "GOOGLE_GEMINI_BASE_URL": fake.url})
     fake.plan(MODEL, FakeTurn(text="via env"))
 
-    response = await GeminiProvider(settings).complete(MODEL, HI, [], 256)
+    response = await Providers(settings).get("gemini").complete(MODEL, HI, [], 256)
 
     assert response.text == "via env"
     assert fake.calls(GENERATE)[0].headers["x-goog-api-key"] == "k"

@@ -13,8 +13,8 @@ from hashiru.messages import (
     ToolResult,
     ToolSpec,
 )
+from hashiru.providers.base import ProviderConfig
 from hashiru.providers.ollama import OllamaProvider
-from hashiru.settings import Settings
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.server import FakeTurn
 
@@ -58,7 +58,7 @@ def fake(server: FakeOllama) -> FakeOllama:
 
 @pytest.fixture
 def provider(fake: FakeOllama) -> OllamaProvider:
-    return OllamaProvider(Settings.load(ollama_host=fake.url, retries=2))
+    return OllamaProvider(ProviderConfig(base_url=fake.url, retries=2))
 
 
 async def test_plain_request_in_ollama_format(fake: FakeOllama, provider: OllamaProvider) -> None:

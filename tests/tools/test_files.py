@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from hashiru.settings import Settings
 from hashiru.tools import Tool, ToolFailure
 from hashiru.tools.files import MAX_LIST_ENTRIES, MAX_READ_BYTES, MAX_WRITE_BYTES, file_tools
 
@@ -18,9 +17,8 @@ def workspace(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def tools(tmp_path: Path, workspace: Path) -> dict[str, Tool]:
-    settings = Settings(home=tmp_path / "home", workspace=workspace)
-    return {t.name: t for t in file_tools(settings)}
+def tools(workspace: Path) -> dict[str, Tool]:
+    return {t.name: t for t in file_tools(workspace)}
 
 
 @pytest.fixture

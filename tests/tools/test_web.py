@@ -19,7 +19,7 @@ import pytest
 
 from hashiru.settings import Settings
 from hashiru.tools import ToolFailure, web
-from hashiru.tools.web import address_problem, fetch, html_to_text, web_tools
+from hashiru.tools.web import FetchConfig, address_problem, fetch, html_to_text, web_tools
 
 PUBLIC_IP = "93.184.215.14"  # a global address; `nat` sends its connections to 127.0.0.1
 
@@ -158,12 +158,12 @@ def nat(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
     return seen
 
 
-def settings(tmp_path: Path, **values: Any) -> Settings:
-    return Settings(home=tmp_path / "home", **values)
+def settings(tmp_path: Path, **values: Any) -> FetchConfig:
+    return FetchConfig.from_settings(Settings(home=tmp_path / "home", **values))
 
 
 @pytest.fixture
-def open_settings(tmp_path: Path) -> Settings:
+def open_settings(tmp_path: Path) -> FetchConfig:
     return settings(tmp_path, fetch_allow_private=True)
 
 

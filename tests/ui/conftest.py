@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +43,30 @@ ORIGINAL_MODES = [
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
+UI_CODE = os.path.dirname(ui.__file__)
+LoopIO = tuple[asyncio.AbstractEventLoop, str, str]
+loop_io: list[LoopIO] = []
+"""Files opened and SQLite databases connected by the UI's code on an event loop's thread."""
+
+
+def _record_loop_io(event: str, args: tuple) -> None:
+    """An audit hook (Python reports every open and sqlite3.connect to it); never raises."""
+    if event not in ("open", "sqlite3.connect") or not isinstance(args[0], str | os.PathLike):
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # a worker thread (asyncio.to_thread, Gradio's sync handlers)
+        return
+    frame = sys._getframe(1)
+    while frame is not None and not frame.f_code.co_filename.startswith(UI_CODE):
+        frame = frame.f_back
+    if frame is not None:  # a UI handler did it, not a run (a task of its own)
+        loop_io.append((loop, event, os.fspath(args[0])))
+
+
+sys.addaudithook(_record_loop_io)  # once per process: audit hooks cannot be removed
+
+
 def call(tool: str, /, **arguments: object) -> dict:
     return {"name": tool, "arguments": arguments}
 
@@ -49,7 +75,7 @@ def call(tool: str, /, **arguments: object) -> dict:
 class Served:
     url: str
     hashiru: Hashiru
-    blocks: object
+    app: ui.App
 
 
 def free_port() -> int:
@@ -65,17 +91,29 @@ def serve() -> Iterator[Callable[..., Served]]:
 
     def start(scripts: dict[str, Script], **settings: object) -> Served:
         config = Settings.load(ceo_model="scripted:ceo", **settings)
-        hashiru = Hashiru.from_settings(config, [ScriptedProvider(config, scripts)])
+        hashiru = Hashiru.from_settings(config, [ScriptedProvider(scripts)])
         port = free_port()
-        blocks = ui.launch(ui.build_app(hashiru), port=port)
-        started.append(Served(f"http://127.0.0.1:{port}/", hashiru, blocks))
+        app = ui.launch(ui.build_app(hashiru), port=port)
+        started.append(Served(f"http://127.0.0.1:{port}/", hashiru, app))
         return started[-1]
 
     refused_before = len(refused_connections)
     yield start
+    blocking = [io for served in started for io in blocking_io(served)]
     for served in started:
-        ui.shutdown(served.blocks)
+        ui.shutdown(served.app)
     assert refused_connections[refused_before:] == [], "the app tried to reach the internet"
+    assert blocking == [], "the app read or wrote its workspace on the event loop"
+
+
+def blocking_io(served: Served) -> list[tuple[str, str]]:
+    """What the app's event loop itself opened in the workspace's home: it should do none."""
+    home = str(served.hashiru.settings.home)
+    return [
+        (event, path)
+        for loop, event, path in loop_io
+        if loop is served.app.loop and path.startswith(home)
+    ]
 
 
 @pytest.fixture

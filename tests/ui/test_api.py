@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Sequence
 
 import pytest
@@ -80,7 +79,7 @@ def test_chat_returns_the_answer_and_a_plain_history_that_a_second_turn_continue
     assert [turn["content"] for turn in history][-2:] == ["And plus 1?", response]
     assert all(isinstance(turn["content"], str) for turn in history)
     # the API's calls also tell the app its event loop, where shutdown stops the sandbox
-    assert served.blocks.hashiru_app.loop is not None
+    assert served.app.loop is not None
 
 
 def test_without_history_each_chat_is_a_new_conversation(serve):
@@ -123,28 +122,35 @@ def test_attached_files_are_placed_in_the_workspace(serve, tmp_path):
 
 
 def test_two_sessions_run_turns_at_once_with_their_own_modes(serve):
+    a_began = threading.Event()
+
     def slow_tool_names(messages, tools):
-        time.sleep(0)  # the delay below is asyncio's: a slow turn must not block the other
-        return {"text": " ".join(sorted(t.name for t in tools)), "delay": 1.0}
+        """Turn a is slow (asyncio's delay: it must not block turn b); turn b answers at once."""
+        is_a = [m.text for m in messages if m.role == "user"][-1] == "a"
+        if is_a:
+            a_began.set()
+        return {"text": " ".join(sorted(t.name for t in tools)), "delay": 3.0 if is_a else 0}
 
     served = serve({"ceo": Script([slow_tool_names], repeat=True)}, enable_memory=False)
     a, b = client(served.url), client(served.url)
     a.predict(modeIndexes=["ENABLE_LOCAL_AGENTS"], api_name="/update_model")
     b.predict(modeIndexes=["ENABLE_TOOL_INVOCATION"], api_name="/update_model")
     answers: dict[str, str] = {}
+    order: list[str] = []  # the turns in the order they ended
 
     def ask(name: str, app: Client) -> None:
         answers[name], _ = app.predict(message={"text": name, "files": []}, api_name="/chat")
+        order.append(name)
 
-    started = time.monotonic()
-    threads = [threading.Thread(target=ask, args=item) for item in (("a", a), ("b", b))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.monotonic() - started
+    turn_a = threading.Thread(target=ask, args=("a", a))
+    turn_b = threading.Thread(target=ask, args=("b", b))
+    turn_a.start()
+    assert a_began.wait(timeout=60)
+    turn_b.start()  # while turn a is in its slow model call
+    turn_a.join()
+    turn_b.join()
 
-    assert elapsed < 1.9, f"the two turns ran one after the other ({elapsed:.2f} s)"
+    assert order == ["b", "a"], "turn b waited for turn a: the two turns ran one after the other"
     assert "ask_agent" in answers["a"].split() and "run_python" not in answers["a"].split()
     assert "run_python" in answers["b"].split() and "ask_agent" not in answers["b"].split()
 

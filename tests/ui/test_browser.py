@@ -11,12 +11,14 @@ import asyncio
 import re
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
+from hashiru.economy.ledger import NO_RUN
 from hashiru.messages import Message
 from hashiru.providers.scripted import Script
 from tests.ui.conftest import Served, call
@@ -262,6 +264,30 @@ def test_hiring_and_firing_from_the_team_panel(serve, browser, artifacts) -> Non
     assert [e.name for e in company.roster] == ["critic"]
     page.evaluate("window.scrollTo(0, 0)")
     shoot(page, artifacts, "team-fired")
+
+
+def test_the_refresh_keeps_the_pick_to_fire(serve, browser) -> None:
+    employees = {name: Script([{"text": "ok"}], repeat=True) for name in ("poet", "critic")}
+    served = serve(employees, enable_memory=False)
+    hashiru = served.hashiru
+
+    def hire_elsewhere(name: str) -> None:  # as a `hashiru` command would, on its own loop
+        hiring = hashiru.company.hire(
+            hashiru.meter(NO_RUN), name, f"scripted:{name}", "You write.", f"A {name}."
+        )
+        with ThreadPoolExecutor(1) as thread:  # Playwright runs a loop on this one
+            thread.submit(asyncio.run, hiring).result()
+
+    hire_elsewhere("poet")
+    page = open_app(browser, served)
+    picked = page.locator("#fire-name input")
+    choose(page, picked, "poet")
+    hire_elsewhere("critic")
+    expect(cell(page, "#team", "critic")).to_be_visible(timeout=WAIT_MS)  # the refresh came
+    expect(picked).to_have_value("poet")
+    page.locator("#fire").click()
+    expect(cell(page, "#team", "poet")).to_have_count(0, timeout=WAIT_MS)
+    assert [e.name for e in hashiru.company.roster] == ["critic"]
 
 
 def test_switching_modes_off_removes_their_tools(serve, browser, artifacts) -> None:

@@ -54,12 +54,12 @@ def test_budget_gauges_show_shares_and_amounts():
 
 async def test_tools_list_origins_and_follow_the_switches(make_hashiru):
     hashiru = make_hashiru({"ceo": Script([{"text": "hi"}])}, enable_memory=False)
-    origins = {row[0]: row[1] for row in panels.tool_rows(hashiru)}
+    origins = {row[0]: row[1] for row in panels.tool_rows(hashiru, hashiru.policy)}
     assert origins["hire_agent"] == "workforce"
     assert origins["run_python"] == "built-in"
     assert "save_memory" not in origins
-    off = hashiru.configured(enable_agent_creation=False, enable_tool_invocation=False)
-    names = {row[0] for row in panels.tool_rows(off)}
+    off = hashiru.policy.updated(enable_agent_creation=False, enable_tool_invocation=False)
+    names = {row[0] for row in panels.tool_rows(hashiru, off)}
     assert "hire_agent" not in names and "run_python" not in names and "ask_agent" in names
-    code, language = panels.tool_source(hashiru, "run_python")
+    code, language = panels.tool_source(hashiru, hashiru.policy, "run_python")
     assert language == "json" and '"name": "run_python"' in code

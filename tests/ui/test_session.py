@@ -25,14 +25,10 @@ async def test_sessions_have_their_own_settings_over_one_workspace(make_hashiru)
     b.configure(max_steps=3)
 
     assert a.modes() == ["ENABLE_LOCAL_AGENTS"]
-    assert not a.hashiru.settings.enable_tool_invocation
-    assert b.hashiru.settings.enable_tool_invocation and b.hashiru.settings.max_steps == 3
-    assert not workspace.settings.enable_memory and workspace.settings.max_steps == 12
-    for view in (a.hashiru, b.hashiru):
-        assert view.ledger is workspace.ledger
-        assert view.company.roster is workspace.company.roster
-        assert view.toolsmith.registry is workspace.toolsmith.registry
-        assert view.sandbox is workspace.sandbox
+    assert not a.policy.enable_tool_invocation
+    assert b.policy.enable_tool_invocation and b.policy.max_steps == 3
+    assert not workspace.policy.enable_memory and workspace.policy.max_steps == 12
+    assert a.hashiru is b.hashiru is workspace  # one ledger, roster, registry and sandbox
     assert sessions.get("a") is a
     sessions.drop("a")
     assert sessions.get("a") is not a
@@ -45,11 +41,15 @@ async def test_a_bad_setting_is_refused_and_changes_nothing(make_hashiru):
         session.configure(max_steps=0)
     with pytest.raises(ConfigError, match="Unknown mode"):
         session.set_modes(["ENABLE_MEMORY", "ENABLE_TELEPATHY"])
-    assert session.hashiru.settings.max_steps == 5
+    assert session.policy.max_steps == 5
     assert len(session.modes()) == 8
 
 
-async def test_views_share_one_memory_store(make_hashiru, tmp_path):
+async def test_sessions_with_other_policies_share_one_workspace(make_hashiru, tmp_path):
     workspace = make_hashiru({"ceo": Script([{"text": "hi"}])}, memory_embedding="hash")
-    view = workspace.configured(max_steps=2)
-    assert view.memory is workspace.memory
+    sessions = Sessions(workspace)
+    one, two = sessions.get("one"), sessions.get("two")
+    one.configure(max_steps=2)
+    assert (one.policy.max_steps, two.policy.max_steps) == (2, workspace.policy.max_steps)
+    assert one.hashiru.memory is two.hashiru.memory is workspace.memory
+    assert one.hashiru.ledger is two.hashiru.ledger

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
+from decimal import Decimal
 
 from hashiru.agents.events import (
     Answer,
+    EmployeeAnswer,
     MemoriesRecalled,
     RunFailed,
     StepFinished,
@@ -27,10 +28,21 @@ def fold(*events) -> Transcript:
     return transcript
 
 
-def finished(result: object, ok: bool = True, name: str = "ask_agent") -> ToolCallFinished:
+def finished(result: object, name: str = "ask_agent") -> ToolCallFinished:
     return ToolCallFinished(
-        call_id="c1", name=name, arguments=ASK, ok=ok, result=json.dumps(result), seconds=1.234
+        call_id="c1", name=name, arguments=ASK, ok=True, result=result, seconds=1.234
     )
+
+
+def failed(error: str, name: str = "ask_agent") -> ToolCallFinished:
+    return ToolCallFinished(
+        call_id="c1", name=name, arguments=ASK, ok=False, error=error, seconds=1
+    )
+
+
+def answer(text: str, cost_usd: str = "0") -> EmployeeAnswer:
+    free = {"usd_free": Decimal(1), "memory_free_gib": Decimal(1)}
+    return EmployeeAnswer(agent="poet", answer=text, seconds=1, cost_usd=Decimal(cost_usd), **free)
 
 
 def test_streamed_text_grows_one_message_and_the_answer_is_not_repeated():
@@ -55,7 +67,7 @@ def test_a_tool_call_is_a_pending_step_then_a_done_step_with_answer_and_cost():
     assert step["metadata"]["title"] == "⚙ ask_agent → poet"
     assert '"prompt": "a haiku"' in step["content"]
 
-    t.apply(finished({"agent": "poet", "answer": "Waves fold.", "cost_usd": "0.0021"}))
+    t.apply(finished(answer("Waves fold.", cost_usd="0.0021")))
     assert len(t.messages) == 2  # the same step, updated in place
     metadata = t.messages[-1]["metadata"]
     assert metadata["status"] == "done"
@@ -70,7 +82,7 @@ def test_text_after_a_tool_step_starts_a_new_message():
         TextDelta(text="Let me ask."),
         StepFinished(step=1, usage=Usage()),
         ToolCallStarted(call_id="c1", name="ask_agent", arguments=ASK),
-        finished({"agent": "poet", "answer": "Waves."}),
+        finished(answer("Waves.")),
         TextDelta(text="Done."),
     )
     assert [m["content"] for m in t.messages if "metadata" not in m][1:] == ["Let me ask.", "Done."]
@@ -79,7 +91,7 @@ def test_text_after_a_tool_step_starts_a_new_message():
 def test_a_failed_call_shows_its_error_and_no_cost():
     t = fold(
         ToolCallStarted(call_id="c1", name="ask_agent", arguments=ASK),
-        finished({"error": "no employee named 'poet'"}, ok=False),
+        failed("no employee named 'poet'"),
     )
     step = t.messages[-1]
     assert step["metadata"]["title"].startswith("✗")

@@ -1,0 +1,7 @@
+"""`python -m hashiru`: the same command as `hashiru`."""
+
+import sys
+
+from hashiru.cli import main
+
+sys.exit(main())

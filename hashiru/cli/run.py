@@ -1,0 +1,105 @@
+"""`hashiru run`: one task, headless, its events printed as they happen."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from rich.markup import escape
+from rich.padding import Padding
+from rich.prompt import Confirm
+from rich.syntax import Syntax
+
+from hashiru import display
+from hashiru.agents.events import (
+    AgentFired,
+    AgentHired,
+    Event,
+    TextDelta,
+    ToolCallFinished,
+    ToolCallStarted,
+)
+from hashiru.agents.toolsmith import Approver, ToolRequest, refuse_all
+from hashiru.cli.output import console, errors
+from hashiru.runtime import Hashiru, RunResult
+
+
+async def run_command(hashiru: Hashiru, args: argparse.Namespace) -> int:
+    on_event = None if args.json else EventPrinter()
+    flags = {
+        "ceo_model": args.ceo,
+        "max_steps": args.max_steps,
+        "max_seconds": args.max_seconds,
+        "max_usd": args.budget_usd,
+    }
+    policy = hashiru.policy.updated(**{k: v for k, v in flags.items() if v is not None})
+    result = await hashiru.run(
+        args.task, on_event=on_event, approve=_approver(args.yes), policy=policy
+    )
+    if args.json:
+        print(result.model_dump_json(indent=2))
+    else:
+        console.print()
+        console.print(f"[dim]{_summary(result)}[/]")
+    return 0 if result.answer.strip() else 1
+
+
+def _approver(yes: bool) -> Approver:
+    """--yes approves new tools; a terminal asks; anything else refuses (enable them later)."""
+
+    async def approve_all(request: ToolRequest) -> bool:
+        return True
+
+    async def ask(request: ToolRequest) -> bool:
+        network = " [bold red]with network access[/]" if request.needs_network else ""
+        about = escape(request.description)
+        errors.print(f"\nThe CEO wrote a tool [bold]{request.name}[/]{network}: {about}")
+        errors.print(Syntax(request.code, "python", line_numbers=True))
+        return await asyncio.to_thread(Confirm.ask, "Enable it?", console=errors, default=False)
+
+    if yes:
+        return approve_all
+    return ask if sys.stdin.isatty() else refuse_all
+
+
+class EventPrinter:
+    """Renders a run as it happens: the CEO's text, then each tool call as it starts and ends."""
+
+    def __init__(self) -> None:
+        self._at_line_start = True
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, TextDelta):
+            console.print(escape(event.text), end="")
+            self._at_line_start = event.text.endswith("\n")
+            return
+        if not self._at_line_start:
+            console.print()
+            self._at_line_start = True
+        if isinstance(event, ToolCallStarted):
+            console.print(
+                f"[cyan]→ {event.name}[/]([dim]{escape(display.brief(event.arguments))}[/])"
+            )
+        elif isinstance(event, ToolCallFinished):
+            mark = "[green]✓[/]" if event.ok else "[red]✗[/]"
+            console.print(f"{mark} {event.name} [dim]{event.seconds:.2f}s[/]")
+            text = escape(display.tool_result(event).text)
+            console.print(Padding(text, (0, 0, 0, 2), expand=False), style="dim")
+        elif isinstance(event, AgentHired):
+            console.print(f"[magenta]+ hired {event.name}[/] on {event.model}")
+        elif isinstance(event, AgentFired):
+            console.print(f"[magenta]- fired {event.name}[/] ({event.model})")
+
+
+def _summary(result: RunResult) -> str:
+    return (
+        f"{result.ceo_model} · {_count(result.steps, 'step')} · "
+        f"{_count(len(result.tool_calls), 'tool call')} · "
+        f"{result.usage.input_tokens:,} in / {result.usage.output_tokens:,} out tokens · "
+        f"${display.usd(result.cost.expense_usd)} · {result.seconds:.1f} s · run {result.run_id}"
+    )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -1,0 +1,200 @@
+"""The page's components and where they sit, with no behaviour: `wiring` gives them handlers.
+
+Kept apart so the page can be read (and rearranged) as a layout, and so every component a
+handler touches is a typed field of `Controls` rather than a name looked up at run time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from hashiru.ui import panels
+from hashiru.ui.session import MODE_LABELS
+
+CSS = """
+.hashiru-gauges { display: grid; gap: 0.75rem; }
+.hashiru-gauge .bar { display: flex; height: 0.8rem; border-radius: 0.4rem; overflow: hidden;
+  background: var(--neutral-200); margin: 0.3rem 0; }
+.hashiru-gauge .bar span { display: block; height: 100%; }
+#hashiru-header { margin-bottom: 0; }
+"""
+
+
+def theme() -> gr.themes.Base:
+    """A clean theme with system fonts: nothing is fetched from a font service."""
+    return gr.themes.Soft(
+        primary_hue="indigo",
+        neutral_hue="slate",
+        font=["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"],
+        font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"],
+    )
+
+
+@dataclass(init=False)
+class Controls:
+    """Every component a handler reads or updates; `layout` sets each one as it places it."""
+
+    # the conversation
+    approval: gr.Group
+    approval_text: gr.Markdown
+    approval_code: gr.Code
+    approve: gr.Button
+    reject: gr.Button
+    chatbot: gr.Chatbot
+    message: gr.MultimodalTextbox
+    new_chat: gr.Button
+    # the team
+    team: gr.Dataframe
+    fire_choices: gr.Dropdown
+    fire: gr.Button
+    hire_name: gr.Textbox
+    hire_model: gr.Dropdown
+    hire_prompt: gr.Textbox
+    hire_description: gr.Textbox
+    hire: gr.Button
+    # the budget
+    gauges: gr.HTML
+    spend: gr.LinePlot
+    usd: gr.Number
+    gib: gr.Number
+    save_budget: gr.Button
+    ledger: gr.Dataframe
+    # the tools
+    tools: gr.Dataframe
+    tool_choice: gr.Dropdown
+    enable_tool: gr.Button
+    disable_tool: gr.Button
+    delete_tool: gr.Button
+    tool_code: gr.Code
+    # the memory
+    memory_query: gr.Textbox
+    memory_search: gr.Button
+    memories: gr.Dataframe
+    memory_id: gr.Dropdown
+    forget: gr.Button
+    # the session's settings
+    ceo_model: gr.Dropdown
+    modes: gr.CheckboxGroup
+    max_steps: gr.Slider
+    max_seconds: gr.Number
+
+
+def layout() -> Controls:
+    """Place the page in the Blocks being built: the chat on the left, the panels in tabs."""
+    c = Controls()
+    gr.Markdown("## HASHIRU · your CEO agent and its team", elem_id="hashiru-header")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=520):
+            _chat_column(c)
+        with gr.Column(scale=2, min_width=400), gr.Tabs():
+            _team_tab(c)
+            _budget_tab(c)
+            _tools_tab(c)
+            _memory_tab(c)
+            _settings_tab(c)
+    return c
+
+
+def _chat_column(c: Controls) -> None:
+    with gr.Group(visible=False, elem_id="approval") as c.approval:
+        c.approval_text = gr.Markdown()
+        c.approval_code = gr.Code(
+            language="python", interactive=False, show_label=False, max_lines=14
+        )
+        with gr.Row():
+            c.approve = gr.Button("Enable the tool", variant="primary", elem_id="approve")
+            c.reject = gr.Button("Refuse", variant="stop", elem_id="reject")
+    c.chatbot = gr.Chatbot(
+        label="Conversation",
+        elem_id="chat",
+        height=560,
+        buttons=["copy"],
+        feedback_options=None,
+        placeholder="Ask the CEO anything. It hires employees, pays them from your "
+        "budget, and fires them when done.",
+    )
+    c.message = gr.MultimodalTextbox(
+        placeholder="Message the CEO (attach files for the file tools)…",
+        file_count="multiple",
+        show_label=False,
+        stop_btn=True,
+        elem_id="message",
+    )
+    c.new_chat = gr.Button("New conversation", size="sm", elem_id="new-chat")
+
+
+def _team_tab(c: Controls) -> None:
+    with gr.Tab("Team", elem_id="tab-team"):
+        c.team = gr.Dataframe(headers=panels.TEAM_COLUMNS, interactive=False, elem_id="team")
+        with gr.Row():
+            c.fire_choices = gr.Dropdown(label="Employee", choices=[], scale=3, elem_id="fire-name")
+            c.fire = gr.Button("Fire", variant="stop", scale=1, elem_id="fire")
+        with gr.Accordion("Hire an employee", open=False):
+            c.hire_name = gr.Textbox(label="Name", elem_id="hire-name")
+            c.hire_model = gr.Dropdown(label="Model", choices=[], allow_custom_value=True)
+            c.hire_prompt = gr.Textbox(label="System prompt", lines=2)
+            c.hire_description = gr.Textbox(label="What it is for")
+            c.hire = gr.Button("Hire", variant="primary")
+
+
+def _budget_tab(c: Controls) -> None:
+    with gr.Tab("Budget", elem_id="tab-budget"):
+        c.gauges = gr.HTML(elem_id="gauges")
+        c.spend = gr.LinePlot(
+            x="time", y="spent USD", title="Spend this session", height=200, elem_id="spend"
+        )
+        with gr.Accordion("Change the budgets", open=False), gr.Row():
+            c.usd = gr.Number(label="Expense budget (USD)", minimum=0, elem_id="budget-usd")
+            c.gib = gr.Number(label="Resource budget (GiB)", minimum=0)
+            c.save_budget = gr.Button("Save", elem_id="save-budget")
+        c.ledger = gr.Dataframe(
+            headers=panels.LEDGER_COLUMNS, interactive=False, label="Ledger", max_height=260
+        )
+
+
+def _tools_tab(c: Controls) -> None:
+    with gr.Tab("Tools", elem_id="tab-tools"):
+        c.tools = gr.Dataframe(
+            headers=panels.TOOL_COLUMNS,
+            interactive=False,
+            elem_id="tools",
+            wrap=True,
+            max_height=1200,  # every tool at once: a list to read, not to scroll
+            column_widths=["26%", "17%", "7%", "15%", "35%"],
+        )
+        with gr.Row():
+            c.tool_choice = gr.Dropdown(label="Tool", choices=[], scale=3)
+            c.enable_tool = gr.Button("Enable", size="sm")
+            c.disable_tool = gr.Button("Disable", size="sm")
+            c.delete_tool = gr.Button("Delete", size="sm", variant="stop")
+        c.tool_code = gr.Code(language="python", interactive=False, label="Code")
+
+
+def _memory_tab(c: Controls) -> None:
+    with gr.Tab("Memory", elem_id="tab-memory"):
+        with gr.Row():
+            c.memory_query = gr.Textbox(label="Search memories", scale=4)
+            c.memory_search = gr.Button("Search", scale=1)
+        c.memories = gr.Dataframe(
+            headers=panels.MEMORY_COLUMNS, interactive=False, wrap=True, elem_id="memories"
+        )
+        with gr.Row():
+            c.memory_id = gr.Dropdown(label="Memory", choices=[], scale=3)
+            c.forget = gr.Button("Delete", variant="stop", scale=1)
+
+
+def _settings_tab(c: Controls) -> None:
+    with gr.Tab("Settings", elem_id="tab-settings"):
+        c.ceo_model = gr.Dropdown(
+            label="CEO model", choices=[], allow_custom_value=True, elem_id="ceo-model"
+        )
+        c.modes = gr.CheckboxGroup(
+            label="Switches",
+            choices=[(label, mode) for mode, label in MODE_LABELS.items()],
+            elem_id="modes",
+        )
+        with gr.Row():
+            c.max_steps = gr.Slider(1, 60, step=1, label="Step cap")
+            c.max_seconds = gr.Number(label="Time cap (s)", minimum=1)

@@ -1,0 +1,126 @@
+"""The conversation: send a message, stream the turn, stop it, approve a tool, start afresh.
+
+The chat handler streams `run_turn`'s transcript and refreshes the team and budget panels as
+hires, calls and fires happen; one turn at a time per session, and the message box is locked
+while it runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr
+
+from hashiru.agents.events import AgentFired, AgentHired, ToolCallFinished
+from hashiru.agents.toolsmith import ToolRequest
+from hashiru.ui.layout import Controls
+from hashiru.ui.turn import run_turn
+from hashiru.ui.wiring import updates
+from hashiru.ui.wiring.common import PRIVATE, QUIET
+from hashiru.ui.wiring.updates import Updates
+
+if TYPE_CHECKING:
+    from hashiru.ui.app import App
+
+PANEL_EVENTS = (ToolCallFinished, AgentHired, AgentFired)
+"""Events after which the team and budget panels are refreshed mid-turn."""
+
+
+def wire_chat(app: App, c: Controls) -> None:
+    chat_outputs = [c.chatbot, c.message, c.approval, c.approval_text, c.approval_code]
+    outputs = {*chat_outputs, *updates.company_outputs(c)}
+
+    def take(message: dict[str, Any] | None) -> tuple[gr.MultimodalTextbox, Any]:
+        """Empty and lock the box at once, in a step of its own (a generator's first update
+        was seen to arrive too late), and hand the message on to `chat`."""
+        return _message_box(running=True), message
+
+    async def chat(message: dict[str, Any] | None, request: gr.Request) -> AsyncIterator[Updates]:
+        session = app.session(request)
+        text = ((message or {}).get("text") or "").strip()
+        files = (message or {}).get("files") or []
+        if session.running or not (text or files):
+            yield {c.message: _message_box(running=False)}
+            return
+        # Gradio streams a generator's updates as diffs, and a component skipped after it was
+        # set, in a tab not opened yet, is left broken (an empty table, a plot's JS error) when
+        # the tab opens. So once set, the panels go with every update: unchanged, no bytes.
+        panels_now: Updates = {}
+        async for update in run_turn(session, text, files):
+            shown: Updates = {c.chatbot: update.transcript.messages}
+            if update.approval:
+                session.pending = update.approval.decision
+                shown |= _approval_prompt(c, update.approval.request)
+            if update.done or isinstance(update.event, PANEL_EVENTS):
+                panels_now = await asyncio.to_thread(updates.company, app, c, session)
+                shown[c.fire_choices] = panels_now.pop(c.fire_choices)  # keep the person's pick
+            yield shown | panels_now
+        yield {c.message: _message_box(running=False)} | panels_now
+
+    taken = gr.State()
+    send = c.message.submit(take, [c.message], [c.message, taken], **QUIET).then(
+        chat, [taken], outputs, concurrency_limit=None, **PRIVATE
+    )
+
+    def tools_after(request: gr.Request) -> Updates:  # the turn may have made or deleted a tool
+        return updates.tools(c, app.session(request))
+
+    send.then(tools_after, None, [c.tools, c.tool_choice], **QUIET)
+
+    async def stopped(request: gr.Request) -> Updates:
+        session = app.session(request)
+        for _ in range(100):  # Gradio may cancel the turn before it has wound down
+            if not session.running:
+                break
+            await asyncio.sleep(0.05)
+        return {
+            c.chatbot: session.chat,
+            c.message: _message_box(running=False),
+            c.approval: gr.Group(visible=False),
+        }
+
+    c.message.stop(None, None, None, cancels=[send], **PRIVATE).then(
+        stopped, None, [c.chatbot, c.message, c.approval], **QUIET
+    )
+
+    def decide(approved: bool) -> Callable[[gr.Request], Awaitable[Updates]]:
+        async def handler(request: gr.Request) -> Updates:  # on the loop awaiting the future
+            session = app.session(request)
+            if session.pending is not None and not session.pending.done():
+                session.pending.set_result(approved)
+            session.pending = None
+            return {c.approval: gr.Group(visible=False)}
+
+        return handler
+
+    c.approve.click(decide(True), None, [c.approval], **QUIET)
+    c.reject.click(decide(False), None, [c.approval], **QUIET)
+
+    def new_chat(request: gr.Request) -> list:
+        app.session(request).reset()
+        return []
+
+    c.new_chat.click(new_chat, None, [c.chatbot], **QUIET)
+
+
+def _message_box(running: bool) -> gr.MultimodalTextbox:
+    """Emptied and locked while a turn runs (its stop button still works), then free again.
+
+    The stop button stays in place: swapping it for the submit button by updates left it
+    missing in one of our CI runs, and a turn that cannot be stopped is worse than a button.
+    """
+    if running:
+        return gr.MultimodalTextbox(value=None, interactive=False)
+    return gr.MultimodalTextbox(interactive=True)
+
+
+def _approval_prompt(c: Controls, request: ToolRequest) -> Updates:
+    network = " It asks for **network access**." if request.needs_network else ""
+    return {
+        c.approval: gr.Group(visible=True),
+        c.approval_text: f"The CEO wrote a tool **{request.name}**: {request.description}."
+        f"{network} Enable it?",
+        c.approval_code: request.code,
+    }

@@ -1,0 +1,81 @@
+"""The page's life: fill it for a new session, keep the shared panels fresh, forget it on close.
+
+The workspace's state fills the page at once; the models the backends offer (for hiring and
+for the CEO) follow in a load event of their own, since surveying the backends loads their SDKs
+the first time. Other sessions and `hashiru` commands move the same ledger and roster, so the
+team and budget are re-read every few seconds, except while this session's own turn does it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import gradio as gr
+
+from hashiru.economy.resources import gib
+from hashiru.errors import ConfigError
+from hashiru.providers.discovery import survey
+from hashiru.ui.layout import Controls
+from hashiru.ui.wiring import updates
+from hashiru.ui.wiring.common import QUIET
+from hashiru.ui.wiring.memory import Search
+from hashiru.ui.wiring.updates import Updates
+
+if TYPE_CHECKING:
+    from hashiru.ui.app import App
+
+REFRESH_SECONDS = 5.0
+
+
+def wire_page(app: App, c: Controls, search_memories: Search) -> None:
+    def opened(request: gr.Request) -> Updates:
+        """The workspace and this session as they are now (a sync handler: on a thread)."""
+        session = app.session(request)
+        state = session.hashiru.ledger.state()
+        return (
+            updates.company(app, c, session)
+            | updates.tools(c, session)
+            | {
+                c.chatbot: session.chat,
+                c.modes: session.modes(),
+                c.max_steps: session.policy.max_steps,
+                c.max_seconds: session.policy.max_seconds,
+                c.usd: float(state.usd_total),
+                c.gib: float(gib(state.memory_total_bytes)),
+            }
+        )
+
+    async def models(request: gr.Request) -> Updates:
+        session = app.session(request)
+        found = [
+            m.ref for s in await survey(session.hashiru.providers) if s.available for m in s.models
+        ]
+        try:  # what a turn would use, as `hashiru doctor` says
+            ceo = await session.hashiru.ceo_model(session.policy)
+        except ConfigError:
+            ceo = None
+        return {
+            c.ceo_model: gr.Dropdown(choices=found, value=ceo),
+            c.hire_model: gr.Dropdown(choices=found),
+        }
+
+    def tick(request: gr.Request) -> Updates:
+        session = app.session(request)
+        if session.running:  # the chat handler refreshes the panels itself
+            return gr.skip()
+        return updates.company(app, c, session)
+
+    workspace = [
+        *updates.company_outputs(c), c.tools, c.tool_choice, c.chatbot, c.modes,
+        c.max_steps, c.max_seconds, c.usd, c.gib,
+    ]  # fmt: skip
+    app.blocks.load(opened, None, workspace, **QUIET)
+    app.blocks.load(models, None, [c.ceo_model, c.hire_model], **QUIET)
+    app.blocks.load(search_memories, [c.memory_query], [c.memories, c.memory_id], **QUIET)
+    timer = gr.Timer(REFRESH_SECONDS)
+    timer.tick(tick, None, updates.company_outputs(c), **QUIET)
+
+    def closed(request: gr.Request) -> None:
+        app.sessions.drop(request.session_hash)
+
+    app.blocks.unload(closed)

@@ -1,0 +1,58 @@
+"""The panels' new contents as Gradio updates, keyed by the components they fill.
+
+Every hire, call and fire moves the team and the budget together (`company`); the session's
+switches and the toolsmith move the tools (`tools`). Both read SQLite and the tool registry,
+so an async handler calls them through `asyncio.to_thread`; Gradio runs sync handlers on its
+worker threads already.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr
+from gradio.blocks import Block
+
+from hashiru.ui import panels
+from hashiru.ui.layout import Controls
+from hashiru.ui.session import Session
+
+if TYPE_CHECKING:
+    from hashiru.ui.app import App
+
+Updates = dict[Block, Any]
+"""New values (or Gradio update objects) by component, as a handler returns them."""
+
+
+def company_outputs(c: Controls) -> list[Block]:
+    """The components `company` fills."""
+    return [c.team, c.fire_choices, c.gauges, c.ledger, c.spend]
+
+
+def company(app: App, c: Controls, session: Session, fired: bool = False) -> Updates:
+    """The team and the budget, which every hire, call and fire moves."""
+    return team(c, session, fired) | budget(app, c, session)
+
+
+def team(c: Controls, session: Session, fired: bool = False) -> Updates:
+    """The team, and the names to fire; the person's pick stays unless it was just `fired`
+    (the refresh every few seconds must not undo a pick made a moment before clicking Fire)."""
+    rows = panels.team_rows(session.hashiru)
+    names = [row[0] for row in rows]
+    pick = {"value": None} if fired else {}
+    return {c.team: rows, c.fire_choices: gr.Dropdown(choices=names, **pick)}
+
+
+def budget(app: App, c: Controls, session: Session) -> Updates:
+    ledger = session.hashiru.ledger
+    return {
+        c.gauges: panels.budget_html(ledger.state()),
+        c.ledger: panels.ledger_rows(ledger.entries(last=panels.LEDGER_ROWS)),
+        c.spend: panels.spend_frame(ledger.entries(after_id=app.first_row), app.opened),
+    }
+
+
+def tools(c: Controls, session: Session) -> Updates:
+    """The tools a turn of this session would be offered, and the generated ones it is not."""
+    rows = panels.tool_rows(session.hashiru, session.policy)
+    return {c.tools: rows, c.tool_choice: gr.Dropdown(choices=[r[0] for r in rows])}

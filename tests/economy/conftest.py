@@ -1,0 +1,45 @@
+"""A ledger on a temporary file and short ways to reserve, settle and hire on it."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from hashiru.economy.ledger import Ledger, Reservation
+from hashiru.economy.resources import GIB
+from hashiru.messages import Usage
+
+BUDGET = Decimal("1.00")
+NANO = Decimal("1e-9")  # the ledger's unit: every total, hold and cost is a whole number of them
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Ledger:
+    return Ledger(tmp_path / "ledger.db", BUDGET, 8 * GIB)
+
+
+def reserve(ledger: Ledger, usd: str, run_id: str = "run", agent: str = "a", **kw) -> Reservation:
+    return ledger.reserve(
+        run_id=run_id, agent=agent, model="m", provider="p", usd=Decimal(usd), **kw
+    )
+
+
+def settle(ledger: Ledger, reservation: Reservation, usd: str | Decimal) -> None:
+    usage = Usage(input_tokens=10, output_tokens=5)
+    ledger.settle(reservation, usd=Decimal(usd), usage=usage, seconds=0.1, price_source="test")
+
+
+def hire(
+    ledger: Ledger, agent: str, model: str, gib: float, fee: str = "0", run_id: str = "run", **kw
+) -> None:
+    ledger.hire(
+        run_id=run_id,
+        agent=agent,
+        model=model,
+        provider="ollama",
+        fee_usd=Decimal(fee),
+        memory_bytes=int(gib * GIB),
+        **kw,
+    )
