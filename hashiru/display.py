@@ -14,6 +14,7 @@ from typing import Any
 
 from hashiru.agents.events import EmployeeAnswer, HireReceipt, ToolCallFinished
 from hashiru.economy.ledger import Entry
+from hashiru.tools.base import json_ready
 
 BRIEF_CHARS = 300
 
@@ -45,34 +46,31 @@ class ResultView:
     agent: str = ""
 
 
-def tool_result(event: ToolCallFinished, limit: int = BRIEF_CHARS) -> ResultView:
-    """An employee's answer and an error whole; any other result as JSON cut to `limit`."""
+def tool_result(
+    event: ToolCallFinished, limit: int = BRIEF_CHARS, indent: int | None = None
+) -> ResultView:
+    """An employee's answer and an error whole; any other result as JSON (indented by
+    `indent`, one line without) cut to `limit`."""
     if not event.ok:
         return ResultView("error", event.error or "failed")
     if isinstance(event.result, EmployeeAnswer):
         return ResultView("answer", event.result.answer, agent=event.result.agent)
-    return ResultView("value", brief(event.result, limit))
+    return ResultView("value", brief(event.result, limit, indent))
 
 
-def brief(value: Any, limit: int = 120) -> str:
-    """A value as one line of JSON (a string as itself), cut to `limit` characters."""
-    text = value if isinstance(value, str) else as_json(value)
+def brief(value: Any, limit: int = 120, indent: int | None = None) -> str:
+    """A value as JSON (a string as itself), cut to `limit` characters."""
+    return clip(value if isinstance(value, str) else as_json(value, indent), limit)
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, the cut marked with an ellipsis."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def as_json(value: Any, indent: int | None = None) -> str:
     """JSON for people: Decimals and other exact values as their text, typed reports as fields."""
-    return json.dumps(_plain(value), ensure_ascii=False, indent=indent, default=str)
-
-
-def _plain(value: Any) -> Any:
-    if hasattr(value, "model_dump"):
-        return value.model_dump()
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    return value
+    return json.dumps(value, ensure_ascii=False, indent=indent, default=json_ready)
 
 
 @dataclass(frozen=True)

@@ -159,10 +159,7 @@ class Hashiru:
         """The memories relevant to `task`, as one message for this turn only."""
         if not (policy or self.policy).enable_memory:
             return []
-        settings = self.settings
-        recalled = await asyncio.to_thread(
-            lambda: self.memory.search(task, settings.memory_top_k, settings.memory_min_similarity)
-        )
+        recalled = await asyncio.to_thread(lambda: self.memory.search(task))
         if not recalled:
             return []
         emit(MemoriesRecalled(memories=[brief(r) for r in recalled]))

@@ -17,10 +17,11 @@ from pathlib import Path
 
 from hashiru.errors import ConfigError
 
-# The ledger keeps nano-dollars and bytes in 64-bit integers (up to 9.2e18): these bounds keep
-# every amount a person can type well inside them.
+# The ledger's own bounds (hashiru.economy.ledger.MAX_AMOUNT: nano-dollars and bytes must fit
+# SQLite's 64-bit integers), checked here too so a refusal speaks of what the person typed.
+# Not imported from the ledger: `--help` and a bad value must not load the runtime.
 MAX_USD = Decimal(10**9)
-MAX_GIB = Decimal(2**32)
+MAX_GIB = Decimal(10**9)
 
 
 def money(text: str) -> Decimal:

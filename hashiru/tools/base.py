@@ -107,10 +107,12 @@ def _without_titles(schema: Any, is_properties: bool = False) -> Any:
 
 def to_json(value: Any) -> str:
     """Tool results travel to models as compact JSON text (typed reports as their fields)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_plain)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=json_ready)
 
 
-def _plain(value: Any) -> Any:
+def json_ready(value: Any) -> Any:
+    """`json.dumps`'s `default` for tool results: typed reports as their fields, exact values
+    (Decimal, Path, datetime) as their text."""
     if isinstance(value, BaseModel):
         return value.model_dump()
-    return str(value)  # Decimal, Path, datetime: their exact text
+    return str(value)

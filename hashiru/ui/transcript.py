@@ -7,7 +7,6 @@ step of their own; a failed run ends with a readable error, never a stack trace.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -117,22 +116,17 @@ def _call_title(name: str, arguments: dict[str, Any]) -> str:
 def _arguments(arguments: dict[str, Any]) -> str:
     if not arguments:
         return "*no arguments*"
-    return f"```json\n{json.dumps(arguments, indent=2, ensure_ascii=False)}\n```"
+    return f"```json\n{display.as_json(arguments, indent=2)}\n```"
 
 
 def _result(event: ToolCallFinished) -> str:
     """An employee's answer or an error as prose; any other result as JSON."""
-    view = display.tool_result(event, limit=RESULT_LIMIT)
+    view = display.tool_result(event, limit=RESULT_LIMIT, indent=2)
     if view.kind == "answer":
-        return f"**{view.agent}:** {_clip(view.text)}"
+        return f"**{view.agent}:** {display.clip(view.text, RESULT_LIMIT)}"
     if view.kind == "error":
-        return f"**Error:** {_clip(view.text)}"
-    shown = event.result if isinstance(event.result, str) else display.as_json(event.result, 2)
-    return f"```json\n{_clip(shown)}\n```"
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= RESULT_LIMIT else text[: RESULT_LIMIT - 1] + "…"
+        return f"**Error:** {display.clip(view.text, RESULT_LIMIT)}"
+    return f"```json\n{view.text}\n```"
 
 
 def _count(n: int, one: str, many: str) -> str:

@@ -127,3 +127,12 @@ def test_the_installed_command_refuses_without_a_trace(argv: list[str], says: st
     done = subprocess.run([command, *argv], capture_output=True, text=True, timeout=120)
     assert done.stdout == ""
     assert_one_clear_line(done.returncode, done.stderr, says)
+
+
+def test_the_cli_refuses_what_the_ledger_cannot_keep_in_the_units_typed() -> None:
+    """The CLI's bounds are the ledger's: a size the ledger would refuse in bytes is refused
+    at parse time, in GiB."""
+    from hashiru.cli.arguments import MAX_GIB, MAX_USD
+    from hashiru.economy.ledger import MAX_AMOUNT
+
+    assert MAX_USD == MAX_GIB == MAX_AMOUNT
