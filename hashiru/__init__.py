@@ -56,6 +56,7 @@ _EXPORTS: dict[str, str] = {
     "AgentError": "hashiru.errors",
     "BudgetExceeded": "hashiru.errors",
     "RunLimitError": "hashiru.errors",
+    "ConversationError": "hashiru.errors",
     # backends, for custom and scripted models
     "Provider": "hashiru.providers",
     "ModelInfo": "hashiru.providers",
@@ -74,6 +75,15 @@ _EXPORTS: dict[str, str] = {
     "ChromaMemoryStore": "hashiru.memory.store",
     "MemoryConfig": "hashiru.memory.store",
     "MiniLMEmbedding": "hashiru.memory.embedding",
+    # saved conversations (`Hashiru.run(task, conversation=...)` continues one)
+    "Conversation": "hashiru.conversations",
+    "ConversationStore": "hashiru.conversations",
+    "ConversationSummary": "hashiru.conversations",
+    "ConversationPage": "hashiru.conversations",
+    "Turn": "hashiru.conversations",
+    "Transcript": "hashiru.transcript",
+    "redraw_conversation": "hashiru.transcript:redraw",
+    "conversation_markdown": "hashiru.transcript:markdown",
     # the app, served in-process (it loads Gradio)
     "build_app": "hashiru.ui",
     "launch_app": "hashiru.ui:launch",

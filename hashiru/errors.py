@@ -86,3 +86,7 @@ class LedgerError(HashiruError):
 
 class RunLimitError(HashiruError):
     """A run hit its wall-clock cap before the CEO answered."""
+
+
+class ConversationError(HashiruError):
+    """An unknown or damaged conversation, or a bad title: nothing in the store changed."""

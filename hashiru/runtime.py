@@ -11,7 +11,7 @@ import asyncio
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 from hashiru.agents.company import Company
-from hashiru.agents.events import Event, MemoriesRecalled, RunFailed
+from hashiru.agents.events import Event, MemoriesRecalled, RunFailed, merged, to_record
 from hashiru.agents.hr_tools import TOOL_NAMES as HR_TOOL_NAMES
 from hashiru.agents.hr_tools import HiredAgent, Workforce, hr_tools
 from hashiru.agents.loop import ToolRecord, run_loop
@@ -28,6 +28,14 @@ from hashiru.agents.memory_tools import brief, memory_tools, recall_message
 from hashiru.agents.metering import Meter, MeterConfig
 from hashiru.agents.roster import CEO, Roster
 from hashiru.agents.toolsmith import Approver, Toolsmith, refuse_all
+from hashiru.conversations import (
+    PAGE_SIZE,
+    Conversation,
+    ConversationPage,
+    ConversationStore,
+    Turn,
+    imported_turns,
+)
 from hashiru.economy.ledger import Ledger
 from hashiru.economy.prices import PriceBook
 from hashiru.economy.resources import gib, memory_budget_bytes
@@ -66,6 +74,7 @@ class RunResult(BaseModel):
     cost: RunCost
     tool_calls: list[ToolRecord]
     agents: list[HiredAgent]
+    conversation_id: str | None = None  # the saved conversation this run was a turn of
     messages: list[Message] = Field(default_factory=list, exclude=True)
 
 
@@ -99,6 +108,7 @@ class Hashiru:
             fetch=FetchConfig.from_settings(settings),
             tool_imports=settings.tool_imports,
         )
+        self.conversations = ConversationStore(settings.home / "conversations.sqlite")
         self._meter_config = MeterConfig.from_settings(settings)
         self._memory: ChromaMemoryStore | None = None
         self._memory_lock = threading.Lock()
@@ -177,19 +187,29 @@ class Hashiru:
         budget_usd: Decimal | None = None,
         approve: Approver = refuse_all,
         policy: RunPolicy | None = None,
+        conversation: Conversation | str | None = None,
+        attachments: Sequence[str] = (),
     ) -> RunResult:
-        """Answer `task` under `policy` (default: the settings'); `history` continues an earlier
-        conversation (it is not modified).
+        """Answer `task` under `policy` (default: the conversation's, else the settings');
+        `history` continues an earlier conversation (it is not modified).
 
-        `budget_usd` caps this run's spend (it overrides the policy's `max_usd`), within what
-        the expense budget has free; `approve` is asked before a tool the CEO made is enabled,
-        where the policy requires it. A HashiruError raised here carries the run's `run_id`
-        and `spent_usd`.
+        `conversation` (a Conversation, or the id of a saved one) makes the run its next turn:
+        it continues the conversation's messages and, when the run ends, saves the turn in one
+        transaction (a stopped run saves nothing). A new conversation given `history` keeps it
+        as its earlier turns. `attachments` name files already in the workspace for the CEO's
+        file tools. `budget_usd` caps this run's spend (it overrides the policy's `max_usd`),
+        within what the expense budget has free; `approve` is asked before a tool the CEO made
+        is enabled, where the policy requires it. A HashiruError raised here carries the run's
+        `run_id` and `spent_usd`.
         """
         if not task.strip():
             raise ConfigError("The task is empty: say what the CEO should do.")
+        turn = None if conversation is None else await self._next_turn(conversation, history)
+        if turn is not None:
+            history = turn.history
+            policy = policy or turn.conversation.policy
         policy = _with_cap(policy or self.policy, budget_usd)
-        emit = on_event or _ignore
+        emit = turn.recording(on_event) if turn else on_event or _ignore
         run_id = uuid.uuid4().hex[:12]
         started = time.monotonic()
         workforce = Workforce()
@@ -198,7 +218,7 @@ class Hashiru:
         try:
             ceo_ref = await self.ceo_model(policy)
             recalled = await self.recall(task, emit, policy)
-            messages += [*recalled, Message.user(task)]
+            messages += [*recalled, Message.user(with_attachments(task, attachments))]
             outcome = await run_loop(
                 meter.metered(self.providers.model(ceo_ref), CEO),
                 messages,
@@ -211,8 +231,11 @@ class Hashiru:
         except HashiruError as exc:
             await self._mark_failed(exc, run_id)
             emit(RunFailed(message=str(exc), run_id=run_id))
+            if turn is not None:  # the chat shows the failure; the CEO's context is unchanged
+                failed = Turn(run_id=run_id, task=task, attachments=list(attachments), ok=False)
+                await turn.save(self.conversations, failed, policy)
             raise
-        return await self._result(
+        result = await self._result(
             run_id,
             started,
             outcome.answer,
@@ -224,6 +247,41 @@ class Hashiru:
             # recalled memories served this turn; they are not kept for the next
             messages=[m for m in messages if not any(m is r for r in recalled)],
         )
+        if turn is not None:
+            answered = Turn(
+                run_id=run_id,
+                task=task,
+                attachments=list(attachments),
+                messages=result.messages[len(history or []) :],
+                answer=result.answer,
+            )
+            await turn.save(self.conversations, answered, policy)
+            result.conversation_id = turn.conversation.id
+        return result
+
+    async def _next_turn(
+        self, conversation: Conversation | str, history: list[Message] | None
+    ) -> NextTurn:
+        """The run as the next turn of `conversation` (read from the store, given its id)."""
+        if isinstance(conversation, str):
+            conversation = await asyncio.to_thread(self.conversations.get, conversation)
+        if history is not None and conversation.turns:
+            raise ConfigError("Give a run `history` or a conversation with turns, not both.")
+        return NextTurn(conversation, imported_turns(history or []), history)
+
+    def conversation_page(
+        self, owner: str | None = None, query: str = "", offset: int = 0, limit: int = PAGE_SIZE
+    ) -> ConversationPage:
+        """One page of the saved conversations, newest first, each with what it spent (from
+        the ledger). Blocking: SQLite; call it from a thread in async code."""
+        page = self.conversations.page(owner=owner, query=query, offset=offset, limit=limit)
+        spent = self.ledger.spent_by(self.conversations.run_ids([c.id for c in page.items]))
+        items = [item.model_copy(update={"spent_usd": spent[item.id]}) for item in page.items]
+        return page.model_copy(update={"items": items})
+
+    def conversation_spent(self, conversation: Conversation) -> Decimal:
+        """What the conversation's runs spent, as the ledger has it. Blocking: SQLite."""
+        return self.ledger.spent_by({conversation.id: conversation.run_ids})[conversation.id]
 
     async def ask_model(
         self,
@@ -294,6 +352,42 @@ class Hashiru:
             agents=agents or [],
             messages=messages,
         )
+
+
+def with_attachments(task: str, attachments: Sequence[str]) -> str:
+    """The task as the CEO reads it: naming the files attached to it."""
+    if not attachments:
+        return task
+    names = ", ".join(attachments)
+    return f"{task}\n\n(Attached files, now in the workspace for the file tools: {names})"
+
+
+class NextTurn:
+    """A run kept as the next turn of a conversation: the context it continues, the events
+    the chat showed, and the one transaction that saves it when the run ends."""
+
+    def __init__(
+        self, conversation: Conversation, earlier: list[Turn], history: list[Message] | None
+    ) -> None:
+        self.conversation = conversation
+        self.earlier = earlier  # the history a new conversation was given, as its first turns
+        self.history = history or conversation.messages or None
+        self.events: list[Event] = []
+
+    def recording(self, on_event: Callable[[Event], None] | None) -> Callable[[Event], None]:
+        """An event handler that keeps every event, then hands it on."""
+
+        def emit(event: Event) -> None:
+            self.events.append(event)
+            if on_event is not None:
+                on_event(event)
+
+        return emit
+
+    async def save(self, store: ConversationStore, turn: Turn, policy: RunPolicy) -> None:
+        turn.events = [to_record(event) for event in merged(self.events)]
+        self.conversation.policy = policy
+        await asyncio.to_thread(store.save_turns, self.conversation, [*self.earlier, turn])
 
 
 def _with_cap(policy: RunPolicy, budget_usd: Decimal | None) -> RunPolicy:

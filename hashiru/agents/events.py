@@ -6,9 +6,9 @@ Nothing in the agent layer prints: it emits, and the edges decide what a person 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, TypeAdapter
 
 from hashiru.messages import TextDelta, Usage
 from hashiru.tools.base import to_json
@@ -110,3 +110,37 @@ Event = (
     | Answer
     | RunFailed
 )
+
+
+_RESULT_TYPES: dict[str, type[BaseModel]] = {t.__name__: t for t in (EmployeeAnswer, HireReceipt)}
+_EVENT: TypeAdapter[Event] = TypeAdapter(Annotated[Event, Field(discriminator="kind")])
+
+
+def to_record(event: Event) -> dict[str, Any]:
+    """An event as JSON-ready values, to keep (a saved conversation redraws from these)."""
+    record = event.model_dump(mode="json", fallback=str)
+    if isinstance(event, ToolCallFinished) and type(event.result) in _RESULT_TYPES.values():
+        record["result_type"] = type(event.result).__name__
+    return record
+
+
+def from_record(record: dict[str, Any]) -> Event:
+    """The event a record was made from, its typed tool result included (ValidationError
+    for a record that is not one)."""
+    record = dict(record)
+    result_type = _RESULT_TYPES.get(record.pop("result_type", ""))
+    event = _EVENT.validate_python(record)
+    if result_type is not None and isinstance(event, ToolCallFinished):
+        event.result = result_type.model_validate(event.result)
+    return event
+
+
+def merged(events: list[Event]) -> list[Event]:
+    """`events` with each run of streamed text joined into one delta: what is worth keeping."""
+    kept: list[Event] = []
+    for event in events:
+        if isinstance(event, TextDelta) and kept and isinstance(kept[-1], TextDelta):
+            kept[-1] = TextDelta(text=kept[-1].text + event.text)
+        else:
+            kept.append(event)
+    return kept

@@ -84,6 +84,7 @@ def not_empty(hint: str) -> Callable[[str], str]:
 task = not_empty("say what the CEO should do")
 name = not_empty("give a name")
 phrase = not_empty("type some words")
+conversation_id = not_empty("give a conversation id; `hashiru conversations` lists them")
 
 
 def readable_file(value: str) -> Path:

@@ -12,6 +12,9 @@ from hashiru import __version__
 from hashiru.cli import arguments as a
 
 DESCRIPTION = "Run a task headless, inspect and fire employees, and check what is available."
+LATEST = "latest"
+"""`--continue` without an id (or with this word): the conversation updated last. Ids are hex,
+so no id is this word."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,13 +30,33 @@ def build_parser() -> argparse.ArgumentParser:
     run = command("run", "run:run_command", "Answer a task with the CEO agent, headless.")
     run.add_argument("task", type=a.task)
     run.add_argument(
-        "--ceo", type=a.name, help="the CEO's model as provider:model (default: best available)"
+        "--continue",
+        dest="conversation",
+        nargs="?",
+        const=LATEST,
+        type=a.conversation_id,
+        metavar="ID",
+        help="continue the latest conversation, or the one with this id (after the task)",
     )
-    run.add_argument("--max-steps", type=a.count(1), help="cap on the CEO's steps")
-    run.add_argument("--max-seconds", type=a.seconds, help="cap on the run's wall time")
-    run.add_argument("--budget-usd", type=a.money, help="cap this run's spend in USD")
+    _policy_flags(run)
     run.add_argument("--json", action="store_true", help="print one JSON object at the end")
-    run.add_argument("--yes", action="store_true", help="approve tools the CEO creates")
+
+    chat = command(
+        "chat", "chat:chat_command", "Chat with the CEO in the terminal (Ctrl+D leaves)."
+    )
+    chat.add_argument(
+        "conversation",
+        nargs="?",
+        type=a.conversation_id,
+        metavar="ID",
+        help="continue this conversation (default: start a new one)",
+    )
+    _policy_flags(chat)
+
+    conversations_help = "List, show, rename, delete or export saved conversations."
+    _conversations(
+        command("conversations", "conversations:conversations_command", conversations_help)
+    )
 
     agents = command("agents", "workspace:agents_command", "List the hired employees.")
     agents.add_argument("--json", action="store_true")
@@ -68,7 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--host", type=a.name, default="127.0.0.1", help="address to serve on (default loopback)"
     )
     ui.add_argument("--port", type=a.port, default=7860)
-    ui.add_argument("--auth", metavar="USER:PASS", help="ask for this login before the app")
+    ui.add_argument(
+        "--auth",
+        metavar="USER:PASS",
+        action="append",
+        help="ask for this login before the app; repeat it for more users",
+    )
+    ui.add_argument("--no-browser", action="store_true", help="do not open the app in a browser")
     doctor = command("doctor", "doctor:doctor_command", "Show which model backends are available.")
     doctor.add_argument("--json", action="store_true")
     return parser
@@ -99,3 +128,58 @@ def _memory(memory: argparse.ArgumentParser) -> None:
     export.add_argument("file", type=a.writable_file)
     restore = actions.add_parser("import", help="add the memories in a JSONL file")
     restore.add_argument("file", type=a.readable_file)
+
+
+def _policy_flags(parser: argparse.ArgumentParser) -> None:
+    """The choices a run or a chat makes on top of its conversation's policy or the workspace's."""
+    parser.add_argument(
+        "--ceo", type=a.name, help="the CEO's model as provider:model (default: best available)"
+    )
+    parser.add_argument("--max-steps", type=a.count(1), help="cap on the CEO's steps per turn")
+    parser.add_argument("--max-seconds", type=a.seconds, help="cap on a turn's wall time")
+    parser.add_argument("--budget-usd", type=a.money, help="cap a turn's spend in USD")
+    parser.add_argument("--yes", action="store_true", help="approve tools the CEO creates")
+
+
+def _conversations(conversations: argparse.ArgumentParser) -> None:
+    """`conversations [list] | show ID | rename ID TITLE | delete ID | export ID [--md|--json]`."""
+    conversations.set_defaults(action="list")
+    _list_flags(conversations, suppress=False)
+    actions = conversations.add_subparsers(dest="action", metavar="ACTION", help="default: list")
+    listing = actions.add_parser("list", help="the conversations, newest first, a page at a time")
+    _list_flags(listing, suppress=True)  # also after the action, keeping those given before it
+    show = actions.add_parser("show", help="print a conversation's transcript")
+    show.add_argument("id", type=a.conversation_id)
+    rename = actions.add_parser("rename", help="give a conversation a new title")
+    rename.add_argument("id", type=a.conversation_id)
+    rename.add_argument("title")  # the store checks it: one line, at most 200 characters
+    delete = actions.add_parser("delete", help="forget a conversation (the ledger keeps its spend)")
+    delete.add_argument("id", type=a.conversation_id)
+    export = actions.add_parser("export", help="write a conversation as Markdown or JSON")
+    export.add_argument("id", type=a.conversation_id)
+    form = export.add_mutually_exclusive_group()
+    form.add_argument("--md", action="store_true", help="Markdown for a person (the default)")
+    form.add_argument("--json", action="store_true", help="the whole conversation as JSON")
+    export.add_argument("-o", "--output", type=a.writable_file, help="write to FILE, not stdout")
+
+
+def _list_flags(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """The list's flags; `suppress` leaves a value given before the action as it is."""
+
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if suppress else value
+
+    parser.add_argument(
+        "--json", action="store_true", default=default(False), help="the page as one JSON object"
+    )
+    parser.add_argument(
+        "--limit", type=a.count(1, 1000), default=default(20), help="conversations per page"
+    )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--page", type=a.count(1), default=default(1), help="which page, from 1")
+    where.add_argument(
+        "--offset", type=a.count(0), default=default(None), help="skip this many, not pages"
+    )
+    parser.add_argument(
+        "--search", type=a.phrase, default=default(None), metavar="QUERY", help="words to find"
+    )

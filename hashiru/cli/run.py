@@ -1,4 +1,8 @@
-"""`hashiru run`: one task, headless, its events printed as they happen."""
+"""`hashiru run`: one task, headless, its events printed as they happen.
+
+Every run is a turn of a saved conversation (a new one, or the one `--continue` names); the
+pieces a chat shares with it (which conversation, which policy, the event printer) live here.
+"""
 
 from __future__ import annotations
 
@@ -22,30 +26,61 @@ from hashiru.agents.events import (
 )
 from hashiru.agents.toolsmith import Approver, ToolRequest, refuse_all
 from hashiru.cli.output import console, errors
+from hashiru.cli.parser import LATEST
+from hashiru.conversations import Conversation
+from hashiru.errors import ConversationError
 from hashiru.runtime import Hashiru, RunResult
+from hashiru.settings import RunPolicy
 
 
 async def run_command(hashiru: Hashiru, args: argparse.Namespace) -> int:
+    conversation = await conversation_for(hashiru, args.conversation)
     on_event = None if args.json else EventPrinter()
+    result = await hashiru.run(
+        args.task,
+        on_event=on_event,
+        approve=approver(args.yes),
+        policy=policy_for(hashiru, conversation, args),
+        conversation=conversation,
+    )
+    if args.json:
+        print(result.model_dump_json(indent=2))
+    else:
+        console.print()
+        line = f"{summary(result)} · {_continue_hint(result)}"
+        console.print(f"[dim]{escape(line)}[/]", soft_wrap=True)
+    return 0 if result.answer.strip() else 1
+
+
+async def conversation_for(hashiru: Hashiru, ref: str | None) -> Conversation:
+    """The conversation a run or chat is a turn of: a new one (None), the latest (LATEST),
+    or the saved one `ref` names (an id or a unique prefix of one)."""
+    store = hashiru.conversations
+    if ref is None:
+        return store.new(source="cli")
+    if ref != LATEST:
+        return await asyncio.to_thread(store.get, ref)
+    latest = await asyncio.to_thread(store.latest)
+    if latest is None:
+        raise ConversationError(
+            "There is no conversation to continue yet; `hashiru run TASK` starts one."
+        )
+    return latest
+
+
+def policy_for(hashiru: Hashiru, conversation: Conversation, args: argparse.Namespace) -> RunPolicy:
+    """The conversation's stored policy (else the workspace's) with the flags given on top."""
     flags = {
         "ceo_model": args.ceo,
         "max_steps": args.max_steps,
         "max_seconds": args.max_seconds,
         "max_usd": args.budget_usd,
     }
-    policy = hashiru.policy.updated(**{k: v for k, v in flags.items() if v is not None})
-    result = await hashiru.run(
-        args.task, on_event=on_event, approve=_approver(args.yes), policy=policy
-    )
-    if args.json:
-        print(result.model_dump_json(indent=2))
-    else:
-        console.print()
-        console.print(f"[dim]{_summary(result)}[/]")
-    return 0 if result.answer.strip() else 1
+    base = conversation.policy or hashiru.policy
+    return base.updated(**{k: v for k, v in flags.items() if v is not None})
 
 
-def _approver(yes: bool) -> Approver:
+def approver(yes: bool) -> Approver:
     """--yes approves new tools; a terminal asks; anything else refuses (enable them later)."""
 
     async def approve_all(request: ToolRequest) -> bool:
@@ -74,9 +109,7 @@ class EventPrinter:
             console.print(escape(event.text), end="")
             self._at_line_start = event.text.endswith("\n")
             return
-        if not self._at_line_start:
-            console.print()
-            self._at_line_start = True
+        self.end_line()
         if isinstance(event, ToolCallStarted):
             console.print(
                 f"[cyan]→ {event.name}[/]([dim]{escape(display.brief(event.arguments))}[/])"
@@ -91,14 +124,26 @@ class EventPrinter:
         elif isinstance(event, AgentFired):
             console.print(f"[magenta]- fired {event.name}[/] ({event.model})")
 
+    def end_line(self) -> None:
+        """End the line the CEO's text left open (before a step, or when a turn stops)."""
+        if not self._at_line_start:
+            console.print()
+            self._at_line_start = True
 
-def _summary(result: RunResult) -> str:
+
+def summary(result: RunResult) -> str:
+    """One line of what a run did and cost."""
     return (
         f"{result.ceo_model} · {_count(result.steps, 'step')} · "
         f"{_count(len(result.tool_calls), 'tool call')} · "
         f"{result.usage.input_tokens:,} in / {result.usage.output_tokens:,} out tokens · "
         f"${display.usd(result.cost.expense_usd)} · {result.seconds:.1f} s · run {result.run_id}"
     )
+
+
+def _continue_hint(result: RunResult) -> str:
+    ref = result.conversation_id
+    return f'conversation {ref}: continue it with `hashiru run "..." --continue {ref}`'
 
 
 def _count(n: int, noun: str) -> str:

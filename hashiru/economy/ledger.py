@@ -24,22 +24,22 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import psutil
 from pydantic import BaseModel, ConfigDict
 
 from hashiru.economy.resources import gib
 from hashiru.errors import BudgetExceeded, HashiruError, LedgerError
-from hashiru.locks import exclusive
 from hashiru.messages import Usage
+from hashiru.sqlite import SQLiteFile
 
 SCHEMA_VERSION = 1
 DEAD_HOLDER_NOTE = "holder process died"
@@ -47,6 +47,7 @@ NO_RUN = ""
 """The run_id of rows that no run made: a fire from the CLI or the app, a budget change, a manual
 adjustment. Their money counts against the workspace budget and against no run's cap."""
 
+K = TypeVar("K")
 Kind = Literal["budget", "hire", "fire", "reserve", "settle", "release", "adjust"]
 
 _SCHEMA = (
@@ -144,18 +145,8 @@ class Ledger:
         self._defaults = (_nano(default_usd, ROUND_HALF_EVEN), default_memory_bytes)
         self._books = _Books(self._defaults)
         self._lock = threading.Lock()
-        self._local = threading.local()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = self._db()
-        with exclusive(path):  # two processes switching a new file to WAL at once: one fails
-            db.execute("PRAGMA journal_mode=WAL")  # stays set in the file
-        with db:  # commits (or rolls back) the BEGIN
-            db.execute("BEGIN IMMEDIATE")
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version == 0:
-                for statement in _SCHEMA:
-                    db.execute(statement)
-                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        self._file = SQLiteFile(path)
+        version = self._file.create(_SCHEMA, SCHEMA_VERSION)
         if version > SCHEMA_VERSION:
             raise HashiruError(
                 f"The ledger {path} has schema version {version}, newer than this HASHIRU "
@@ -337,23 +328,22 @@ class Ledger:
             params.append(run_id)
         query += " ORDER BY id DESC" + (" LIMIT ?" if last is not None else "")
         params += [last] if last is not None else []
-        rows = self._db().execute(query, params).fetchall()
+        rows = self._file.connection().execute(query, params).fetchall()
         return [_entry(row) for row in reversed(rows)]
+
+    def spent_by(self, groups: Mapping[K, Iterable[str]]) -> dict[K, Decimal]:
+        """What each group of runs spent together (each conversation's turns, say), in one read."""
+        with self._transaction("DEFERRED"):
+            by_run = self._books.spent_by_run
+            return {
+                key: _usd(sum(by_run.get(run_id, 0) for run_id in set(run_ids)))
+                for key, run_ids in groups.items()
+            }
 
     def active_hires(self) -> dict[str, Entry]:
         """Each employee still hired, by name, mapped to its hire row."""
         with self._transaction("DEFERRED"):
             return dict(self._books.hires)
-
-    def _db(self) -> sqlite3.Connection:
-        """This thread's connection (a new one after a fork: SQLite handles must not cross it)."""
-        local = self._local
-        if getattr(local, "pid", None) != os.getpid():
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA synchronous=NORMAL")
-            local.db, local.pid = db, os.getpid()
-        return local.db
 
     @contextmanager
     def _transaction(self, mode: Literal["DEFERRED", "IMMEDIATE"]) -> Iterator[sqlite3.Connection]:
@@ -363,7 +353,7 @@ class Ledger:
         are atomic across processes; DEFERRED reads. The thread lock keeps other threads off the
         books until the transaction has ended.
         """
-        db = self._db()
+        db = self._file.connection()
         db.execute(f"BEGIN {mode}")
         with self._lock:
             try:

@@ -3,6 +3,8 @@
 `/update_model` sets this client session's switches by the original's mode names;
 `/chat` answers one message, optionally continuing a history it is given, and returns
 `(response, history)` with every `content` a plain string, as the original scripts read it.
+Each `/chat` call is saved as a new conversation marked `api` (the client's history as its
+earlier turns), which the app's list shows and `hashiru run --continue ID` continues.
 """
 
 from __future__ import annotations
@@ -41,13 +43,14 @@ def add_api(session_of: Callable[[gr.Request], Session]) -> None:
     ) -> tuple[str, History]:
         """Answer `message` ({"text", "files"}), continuing `history` when it is given."""
         earlier = [_plain(turn) for turn in history or [] if _is_said(turn)]
-        session = session_of(request).fresh(_conversation(earlier))
+        session = session_of(request).fresh(source="api")
         files = await asyncio.to_thread(_uploaded, message.get("files") or [])
-        answer = ""
-        async for update in run_turn(session, message.get("text") or "", files, ask_approval=False):
+        text, answer = message.get("text") or "", ""
+        turns = run_turn(session, text, files, ask_approval=False, history=_messages(earlier))
+        async for update in turns:
             last = update.transcript.messages[-1]
             answer = update.answer or (last["content"] if update.done else answer)
-        said = [*earlier, {"role": "user", "content": message.get("text") or ""}]
+        said = [*earlier, {"role": "user", "content": text}]
         return answer, [*said, {"role": "assistant", "content": answer}]
 
     gr.api(update_model, api_name="update_model")
@@ -80,7 +83,7 @@ def _plain(turn: dict[str, Any]) -> dict[str, str]:
     return {"role": turn["role"], "content": str(content or "")}
 
 
-def _conversation(history: History) -> list[Message] | None:
+def _messages(history: History) -> list[Message] | None:
     if not history:
         return None
     messages = [Message.system(ceo_system_prompt())]

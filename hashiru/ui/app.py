@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from datetime import UTC, datetime
 
 import gradio as gr
@@ -37,7 +38,7 @@ class App:
         if self.loop is None:  # the first async handler tells it; sync ones run on threads
             with contextlib.suppress(RuntimeError):
                 self.loop = asyncio.get_running_loop()
-        return self.sessions.get(request.session_hash)
+        return self.sessions.get(request.session_hash, request.username)
 
 
 def build_app(workspace: Hashiru) -> App:
@@ -45,5 +46,12 @@ def build_app(workspace: Hashiru) -> App:
     with gr.Blocks(title="HASHIRU", analytics_enabled=False) as blocks:
         app = App(workspace, blocks)
         add_api(app.session)
-        wire(app, layout())
+        wire(app, layout(storage_key(workspace)))
     return app
+
+
+def storage_key(workspace: Hashiru) -> str:
+    """Where a browser keeps the id of its open conversation: one key per workspace, so two
+    workspaces served on one address in turn never open each other's ids."""
+    home = str(workspace.settings.home.resolve())
+    return f"hashiru-conversation-{hashlib.sha256(home.encode()).hexdigest()[:12]}"

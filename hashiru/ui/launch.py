@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+from collections.abc import Sequence
 
 from hashiru.errors import ConfigError
 from hashiru.providers import BACKENDS
@@ -11,8 +12,15 @@ from hashiru.ui.app import App
 from hashiru.ui.layout import CSS, theme
 
 
-def launch(app: App, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None) -> App:
+def launch(
+    app: App,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    auth: str | Sequence[str] | None = None,
+) -> App:
     """Serve `app` in the background; `shutdown` stops it and the runs' sandbox workers.
+
+    `auth` is one login ("USER:PASS") or several; each user sees only their conversations.
 
     The backends' SDKs are loaded first: the page lists their models when it opens, and loading
     them then (seconds on a busy machine) would slow the first turns of whoever is using it.
@@ -54,10 +62,13 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _credentials(auth: str | None) -> tuple[str, str] | None:
-    if auth is None:
+def _credentials(auth: str | Sequence[str] | None) -> list[tuple[str, str]] | None:
+    if not auth:
         return None
-    user, sep, password = auth.partition(":")
-    if not (sep and user and password):
-        raise ConfigError("--auth takes USER:PASS, both non-empty.")
-    return user, password
+    logins = []
+    for login in [auth] if isinstance(auth, str) else auth:
+        user, sep, password = login.partition(":")
+        if not (sep and user and password):
+            raise ConfigError("--auth takes USER:PASS, both non-empty.")
+        logins.append((user, password))
+    return logins

@@ -19,6 +19,7 @@ CSS = """
   background: var(--neutral-200); margin: 0.3rem 0; }
 .hashiru-gauge .bar span { display: block; height: 100%; }
 #hashiru-header { margin-bottom: 0; }
+#conversations { font-size: 0.85em; }
 """
 
 
@@ -36,6 +37,17 @@ def theme() -> gr.themes.Base:
 class Controls:
     """Every component a handler reads or updates; `layout` sets each one as it places it."""
 
+    # the saved conversations
+    stored: gr.BrowserState  # the open conversation's id, kept by the browser across reloads
+    new_chat: gr.Button
+    conversation_query: gr.Textbox
+    conversations: gr.Dataframe
+    conversations_count: gr.Markdown
+    more_conversations: gr.Button
+    conversation_about: gr.Markdown
+    conversation_title: gr.Textbox
+    rename: gr.Button
+    delete_conversation: gr.Button
     # the conversation
     approval: gr.Group
     approval_text: gr.Markdown
@@ -44,7 +56,6 @@ class Controls:
     reject: gr.Button
     chatbot: gr.Chatbot
     message: gr.MultimodalTextbox
-    new_chat: gr.Button
     # the team
     team: gr.Dataframe
     fire_choices: gr.Dropdown
@@ -81,12 +92,18 @@ class Controls:
     max_seconds: gr.Number
 
 
-def layout() -> Controls:
-    """Place the page in the Blocks being built: the chat on the left, the panels in tabs."""
+def layout(storage_key: str) -> Controls:
+    """Place the page in the Blocks being built: the saved conversations on the left, the chat
+    in the middle, the panels in tabs on the right. The browser keeps the open conversation's
+    id under `storage_key`."""
     c = Controls()
+    # the page gets the secret too, so it protects nothing; each handler checks the owner
+    c.stored = gr.BrowserState("", storage_key=storage_key, secret=storage_key)
     gr.Markdown("## HASHIRU · your CEO agent and its team", elem_id="hashiru-header")
     with gr.Row(equal_height=False):
-        with gr.Column(scale=3, min_width=520):
+        with gr.Column(scale=1, min_width=280):
+            _conversations_column(c)
+        with gr.Column(scale=3, min_width=440):
             _chat_column(c)
         with gr.Column(scale=2, min_width=400), gr.Tabs():
             _team_tab(c)
@@ -95,6 +112,37 @@ def layout() -> Controls:
             _memory_tab(c)
             _settings_tab(c)
     return c
+
+
+def _conversations_column(c: Controls) -> None:
+    c.new_chat = gr.Button("New conversation", variant="primary", size="sm", elem_id="new-chat")
+    c.conversation_query = gr.Textbox(
+        placeholder="Search conversations…",
+        show_label=False,
+        max_lines=1,
+        elem_id="conversation-search",
+    )
+    c.conversations = gr.Dataframe(
+        headers=panels.CONVERSATION_COLUMNS,
+        interactive=False,
+        wrap=True,
+        max_height=520,
+        column_widths=["54%", "22%", "24%"],
+        buttons=[],
+        elem_id="conversations",
+    )
+    c.conversations_count = gr.Markdown(elem_id="conversations-count")
+    c.more_conversations = gr.Button(
+        "Show more", size="sm", visible=False, elem_id="more-conversations"
+    )
+    with gr.Accordion("This conversation", open=False, elem_id="this-conversation"):
+        c.conversation_about = gr.Markdown(elem_id="conversation-about")
+        c.conversation_title = gr.Textbox(label="Title", max_lines=1, elem_id="conversation-title")
+        with gr.Row():
+            c.rename = gr.Button("Rename", size="sm", elem_id="rename")
+            c.delete_conversation = gr.Button(
+                "Delete", size="sm", variant="stop", elem_id="delete-conversation"
+            )
 
 
 def _chat_column(c: Controls) -> None:
@@ -122,7 +170,6 @@ def _chat_column(c: Controls) -> None:
         stop_btn=True,
         elem_id="message",
     )
-    c.new_chat = gr.Button("New conversation", size="sm", elem_id="new-chat")
 
 
 def _team_tab(c: Controls) -> None:

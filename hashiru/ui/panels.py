@@ -1,4 +1,4 @@
-"""The side panels' contents (team, budget, tools, memory) as plain rows and HTML.
+"""The side panels' contents (conversations, team, budget, tools, memory) as rows and HTML.
 
 Pure functions of the workspace's state, so the chat handler can refresh them mid-turn and the
 tests can check them without a browser.
@@ -18,17 +18,51 @@ from hashiru import display
 from hashiru.agents.hr_tools import TOOL_NAMES as HR_TOOL_NAMES
 from hashiru.agents.hr_tools import Workforce
 from hashiru.agents.memory_tools import TOOL_NAMES as MEMORY_TOOL_NAMES
+from hashiru.conversations import Conversation, ConversationPage, ConversationSummary
 from hashiru.economy.ledger import NO_RUN, BudgetState, Entry
 from hashiru.economy.resources import gib
 from hashiru.runtime import Hashiru
 from hashiru.settings import RunPolicy
 from hashiru.tools import Tool
+from hashiru.transcript import WHERE
 
+CONVERSATION_COLUMNS = ["conversation", "when", "USD"]
 TEAM_COLUMNS = ["name", "model", "where", "calls", "fails", "USD", "mean s"]
 LEDGER_COLUMNS = ["#", "time", "kind", "agent", "model", "tokens", "USD"]
 TOOL_COLUMNS = ["name", "origin", "v", "state", "description"]
 MEMORY_COLUMNS = ["id", "kind", "text", "recalls", "created"]
 LEDGER_ROWS = 200
+
+
+def conversation_rows(items: list[ConversationSummary]) -> list[list[Any]]:
+    """The list's rows, newest first: title, when it was last updated (the time today, else
+    the date; local time), spend."""
+    today = datetime.now().astimezone().date()
+    rows = []
+    for item in items:
+        updated = item.updated_at.astimezone()
+        when = updated.strftime("%H:%M" if updated.date() == today else "%Y-%m-%d")
+        spent = "" if item.spent_usd is None else f"{item.spent_usd:.4f}"  # as the team shows
+        rows.append([item.title, when, spent])
+    return rows
+
+
+def conversations_count(page: ConversationPage, shown: int, query: str) -> str:
+    if not page.total:
+        return "*No conversation matches.*" if query.strip() else "*No conversations yet.*"
+    return f"*{shown:,} of {page.total:,}*"
+
+
+def conversation_about(conversation: Conversation) -> str:
+    """Where and when the open conversation started, and its id (for `hashiru run --continue`)."""
+    if not conversation.saved:
+        return "*New conversation: it is saved with its first answer.*"
+    started = conversation.created_at.astimezone().strftime("%Y-%m-%d %H:%M")
+    turns = len(conversation.turns)
+    return (
+        f"`{conversation.id}` · started {started} in {WHERE[conversation.source]} · "
+        f"{turns} turn{'' if turns == 1 else 's'}"
+    )
 
 
 def team_rows(hashiru: Hashiru) -> list[list[Any]]:

@@ -1,8 +1,9 @@
 """One chat turn: run the CEO in a task and yield the transcript as its events arrive.
 
-The browser's chat handler and the `/chat` API both go through `run_turn`. A stopped turn
-(the stop button cancels the handler) cancels the run, which releases its holds in the ledger,
-and leaves the CEO's conversation as it was before the turn: nothing half-written.
+The browser's chat handler and the `/chat` API both go through `run_turn`, which makes the run
+the next turn of the session's conversation: the runtime saves it when the run ends. A stopped
+turn (the stop button cancels the handler) cancels the run, which releases its holds in the
+ledger and saves nothing: the conversation is as it was before the turn.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from pathlib import Path
 
 from hashiru.agents.events import Event
 from hashiru.agents.toolsmith import Approver, ToolRequest, refuse_all
-from hashiru.errors import HashiruError
+from hashiru.errors import ConversationError, HashiruError
+from hashiru.messages import Message
+from hashiru.transcript import Transcript
 from hashiru.ui.session import Session
-from hashiru.ui.transcript import Transcript
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +45,17 @@ class TurnUpdate:
 
 
 async def run_turn(
-    session: Session, text: str, files: Sequence[str] = (), ask_approval: bool = True
+    session: Session,
+    text: str,
+    files: Sequence[str] = (),
+    ask_approval: bool = True,
+    history: list[Message] | None = None,
 ) -> AsyncIterator[TurnUpdate]:
-    """Run one turn of `session`'s conversation; the last update has `done` set."""
+    """Run one turn of `session`'s conversation; the last update has `done` set.
+
+    `history` (for a new conversation only) is what was said before it, elsewhere: the
+    conversation keeps it as its earlier turns.
+    """
     hashiru = session.hashiru
     attached = await asyncio.to_thread(place_attachments, files, hashiru.settings.workspace_dir)
     transcript = Transcript(session.chat)
@@ -56,11 +66,13 @@ async def run_turn(
     approve = _asking(queue) if ask_approval else refuse_all
     task = asyncio.create_task(
         hashiru.run(
-            _with_attachments(text, attached),
+            text,
             on_event=queue.put_nowait,
-            history=session.history,
+            history=history,
             approve=approve,
             policy=session.policy,
+            conversation=session.conversation,
+            attachments=attached,
         )
     )
     task.add_done_callback(lambda _: queue.put_nowait(None))
@@ -73,8 +85,10 @@ async def run_turn(
                 transcript.apply(item)
                 yield TurnUpdate(transcript, event=item)
         result = await task
-        session.history = result.messages
         yield TurnUpdate(transcript, done=True, answer=result.answer)
+    except ConversationError as exc:  # the turn could not be saved: deleted meanwhile
+        transcript.error(str(exc))
+        yield TurnUpdate(transcript, done=True)
     except HashiruError:  # the run emitted RunFailed, which the transcript shows
         yield TurnUpdate(transcript, done=True)
     except Exception as exc:  # a bug: say so briefly, keep the trace for the log
@@ -106,13 +120,6 @@ def place_attachments(files: Sequence[str], workspace: Path) -> list[str]:
         shutil.copyfile(source, target)
         placed.append(target.name)
     return placed
-
-
-def _with_attachments(text: str, attached: list[str]) -> str:
-    if not attached:
-        return text
-    names = ", ".join(attached)
-    return f"{text}\n\n(Attached files, now in the workspace for the file tools: {names})"
 
 
 def _asking(queue: asyncio.Queue) -> Approver:

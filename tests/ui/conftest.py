@@ -6,7 +6,7 @@ import asyncio
 import os
 import socket
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,14 +86,21 @@ def free_port() -> int:
 
 @pytest.fixture
 def serve() -> Iterator[Callable[..., Served]]:
-    """serve(scripts, **settings): the app over a Hashiru whose CEO is `scripted:ceo`."""
+    """serve(scripts, port=None, auth=None, **settings): the app over a Hashiru whose CEO is
+    `scripted:ceo`, on this test's HASHIRU_HOME (a second call on the same port, after
+    `ui.shutdown` of the first, is the app restarted)."""
     started: list[Served] = []
 
-    def start(scripts: dict[str, Script], **settings: object) -> Served:
+    def start(
+        scripts: dict[str, Script],
+        port: int | None = None,
+        auth: Sequence[str] | None = None,
+        **settings: object,
+    ) -> Served:
         config = Settings.load(ceo_model="scripted:ceo", **settings)
         hashiru = Hashiru.from_settings(config, [ScriptedProvider(scripts)])
-        port = free_port()
-        app = ui.launch(ui.build_app(hashiru), port=port)
+        port = port or free_port()
+        app = ui.launch(ui.build_app(hashiru), port=port, auth=auth)
         started.append(Served(f"http://127.0.0.1:{port}/", hashiru, app))
         return started[-1]
 

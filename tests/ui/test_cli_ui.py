@@ -19,12 +19,19 @@ from gradio_client import Client
 from hashiru.ui import is_loopback
 from tests.ui.conftest import free_port
 
+DESKTOP = ("DISPLAY", "WAYLAND_DISPLAY")
+
 
 @contextmanager
-def hashiru_ui(tmp_path: Path, *flags: str) -> Iterator[tuple[subprocess.Popen, str]]:
+def hashiru_ui(
+    tmp_path: Path, *flags: str, desktop: dict[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen, str]]:
+    """`hashiru ui FLAGS` on a headless machine, or with `desktop`'s variables (DISPLAY...)."""
     script = tmp_path / "ceo.json"
     script.write_text(json.dumps([{"text": "391"}] * 3))
-    env = {**os.environ, "HASHIRU_CEO_MODEL": f"scripted:{script}", "HASHIRU_ENABLE_MEMORY": "0"}
+    env = {k: v for k, v in os.environ.items() if k not in DESKTOP}
+    env |= {"HASHIRU_CEO_MODEL": f"scripted:{script}", "HASHIRU_ENABLE_MEMORY": "0"}
+    env |= desktop or {}
     process = subprocess.Popen(
         [sys.executable, "-m", "hashiru.cli", "ui", *flags],
         env=env,
@@ -84,6 +91,51 @@ def test_serving_beyond_loopback_without_auth_warns(tmp_path):
     with hashiru_ui(tmp_path, "--host", "0.0.0.0", "--port", str(free_port())) as (process, _):
         pass
     assert "without --auth" in process.stderr.read()
+
+
+def browser_recorder(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """A $BROWSER that writes down the address it was asked to open (what webbrowser runs)."""
+    opened = tmp_path / "opened.txt"
+    recorder = tmp_path / "browser.sh"
+    recorder.write_text(f'#!/bin/sh\necho "$1" >> {opened}\n')
+    recorder.chmod(0o755)
+    return {"BROWSER": str(recorder)}, opened
+
+
+def wait_for_file(path: Path, seconds: float = 15) -> str:
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path.name} never appeared"
+        time.sleep(0.05)
+    return path.read_text()
+
+
+def test_ui_opens_the_page_in_the_browser_where_there_is_a_desktop(tmp_path):
+    browser, opened = browser_recorder(tmp_path)
+    port = free_port()
+    with hashiru_ui(tmp_path, "--port", str(port), desktop={**browser, "DISPLAY": ":0"}):
+        assert wait_for_file(opened) == f"http://127.0.0.1:{port}/\n"
+
+
+def test_ui_opens_no_browser_on_a_headless_machine(tmp_path):
+    browser, opened = browser_recorder(tmp_path)
+    port = free_port()
+    with hashiru_ui(tmp_path, "--port", str(port), desktop=browser):
+        Client(f"http://127.0.0.1:{port}/", verbose=False).predict(
+            message={"text": "hi", "files": []}, api_name="/chat"
+        )  # the server is well past the point where it would have opened one
+        time.sleep(1)
+    assert not opened.exists()
+
+
+def test_no_browser_opens_none_even_on_a_desktop(tmp_path):
+    browser, opened = browser_recorder(tmp_path)
+    port = free_port()
+    desktop = {**browser, "WAYLAND_DISPLAY": "wayland-0"}
+    with hashiru_ui(tmp_path, "--port", str(port), "--no-browser", desktop=desktop):
+        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=10).status_code == 200
+        time.sleep(1)
+    assert not opened.exists()
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,9 @@
 """The page's handlers, one module per panel: each `wire_*` attaches a panel's events.
 
-`chat` (the conversation), `team`, `budget`, `tools`, `memory`, `settings` (the tabs) and `page`
-(opening, refreshing and closing the page). Handlers read what they show from `panels` through
-`updates`; async ones do their SQLite, Chroma and file work in a thread.
+`conversations` (the saved ones), `chat` (the open one), `team`, `budget`, `tools`, `memory`,
+`settings` (the tabs) and `page` (opening, refreshing and closing the page). Handlers read
+what they show from `panels` through `updates`; async ones do their SQLite, Chroma and file
+work in a thread.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 from hashiru.ui.layout import Controls
 from hashiru.ui.wiring.budget import wire_budget
 from hashiru.ui.wiring.chat import wire_chat
+from hashiru.ui.wiring.conversations import wire_conversations
 from hashiru.ui.wiring.memory import wire_memory
 from hashiru.ui.wiring.page import wire_page
 from hashiru.ui.wiring.settings import wire_settings
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 
 def wire(app: App, c: Controls) -> None:
     """Attach every handler to the page being built in `app.blocks`."""
+    wire_conversations(app, c)
     wire_chat(app, c)
     wire_team(app, c)
     wire_budget(app, c)

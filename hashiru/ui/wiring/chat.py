@@ -1,8 +1,8 @@
-"""The conversation: send a message, stream the turn, stop it, approve a tool, start afresh.
+"""The conversation: send a message, stream the turn, stop it, approve a tool.
 
 The chat handler streams `run_turn`'s transcript and refreshes the team and budget panels as
 hires, calls and fires happen; one turn at a time per session, and the message box is locked
-while it runs.
+while it runs. When it ends, the conversation list shows the saved turn.
 """
 
 from __future__ import annotations
@@ -64,10 +64,18 @@ def wire_chat(app: App, c: Controls) -> None:
         chat, [taken], outputs, concurrency_limit=None, **PRIVATE
     )
 
-    def tools_after(request: gr.Request) -> Updates:  # the turn may have made or deleted a tool
-        return updates.tools(c, app.session(request))
+    def after(request: gr.Request) -> Updates:
+        """The turn may have made or deleted a tool, and it saved itself in the conversation."""
+        session = app.session(request)
+        return (
+            updates.tools(c, session)
+            | updates.conversation(c, session)
+            | updates.conversation_list(c, session)
+        )
 
-    send.then(tools_after, None, [c.tools, c.tool_choice], **QUIET)
+    saved = [c.stored, c.conversation_title, c.conversation_about]
+    listing = updates.conversation_list_outputs(c)
+    send.then(after, None, [c.tools, c.tool_choice, *saved, *listing], **QUIET)
 
     async def stopped(request: gr.Request) -> Updates:
         session = app.session(request)
@@ -97,12 +105,6 @@ def wire_chat(app: App, c: Controls) -> None:
 
     c.approve.click(decide(True), None, [c.approval], **QUIET)
     c.reject.click(decide(False), None, [c.approval], **QUIET)
-
-    def new_chat(request: gr.Request) -> list:
-        app.session(request).reset()
-        return []
-
-    c.new_chat.click(new_chat, None, [c.chatbot], **QUIET)
 
 
 def _message_box(running: bool) -> gr.MultimodalTextbox:

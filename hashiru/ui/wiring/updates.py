@@ -1,9 +1,9 @@
 """The panels' new contents as Gradio updates, keyed by the components they fill.
 
 Every hire, call and fire moves the team and the budget together (`company`); the session's
-switches and the toolsmith move the tools (`tools`). Both read SQLite and the tool registry,
-so an async handler calls them through `asyncio.to_thread`; Gradio runs sync handlers on its
-worker threads already.
+switches and the toolsmith move the tools (`tools`); each turn moves the conversation list
+(`conversation_list`). They read SQLite and the tool registry, so an async handler calls them
+through `asyncio.to_thread`; Gradio runs sync handlers on its worker threads already.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 from gradio.blocks import Block
 
+from hashiru.conversations import PAGE_SIZE
+from hashiru.errors import ConfigError
 from hashiru.ui import panels
 from hashiru.ui.layout import Controls
 from hashiru.ui.session import Session
@@ -56,3 +58,54 @@ def tools(c: Controls, session: Session) -> Updates:
     """The tools a turn of this session would be offered, and the generated ones it is not."""
     rows = panels.tool_rows(session.hashiru, session.policy)
     return {c.tools: rows, c.tool_choice: gr.Dropdown(choices=[r[0] for r in rows])}
+
+
+def conversation_list_outputs(c: Controls) -> list[Block]:
+    """The components `conversation_list` fills."""
+    return [c.conversations, c.conversations_count, c.more_conversations]
+
+
+def conversation_list(c: Controls, session: Session, more: bool = False) -> Updates:
+    """The first page of this login's conversations matching the session's query, or as many
+    as it shows already; with `more`, the next page too. Never the whole list."""
+    if more:
+        offset, limit = len(session.listed), PAGE_SIZE
+    else:
+        offset, limit = 0, max(PAGE_SIZE, len(session.listed))
+    page = session.hashiru.conversation_page(
+        owner=session.login, query=session.query, offset=offset, limit=limit
+    )
+    session.listed = [*session.listed[:offset], *page.items]
+    shown = len(session.listed)
+    return {
+        c.conversations: panels.conversation_rows(session.listed),
+        c.conversations_count: panels.conversations_count(page, shown, session.query),
+        c.more_conversations: gr.Button(visible=page.more),
+    }
+
+
+def conversation(c: Controls, session: Session) -> Updates:
+    """The open conversation's id (for the browser to keep), title and facts."""
+    opened = session.conversation
+    return {
+        c.stored: opened.id if opened.saved else "",
+        c.conversation_title: opened.title,
+        c.conversation_about: panels.conversation_about(opened),
+    }
+
+
+def settings(c: Controls, session: Session) -> Updates:
+    """The settings controls as the session's policy has them (its CEO model: `ceo_model`)."""
+    return {
+        c.modes: session.modes(),
+        c.max_steps: session.policy.max_steps,
+        c.max_seconds: session.policy.max_seconds,
+    }
+
+
+async def ceo_model(session: Session) -> str | None:
+    """The CEO model a turn of this session would use, as `hashiru doctor` says; None if none."""
+    try:
+        return await session.hashiru.ceo_model(session.policy)
+    except ConfigError:
+        return None

@@ -14,8 +14,10 @@ from hashiru.agents.events import (
     ToolCallFinished,
     ToolCallStarted,
 )
+from hashiru.conversations import Conversation
 from hashiru.messages import Usage
-from hashiru.ui.transcript import RESULT_LIMIT, Transcript
+from hashiru.transcript import RESULT_LIMIT, Transcript, redraw
+from tests.conversations.conftest import turns
 
 ASK = {"name": "poet", "prompt": "a haiku"}
 
@@ -134,3 +136,12 @@ def test_earlier_messages_are_kept_and_not_shared():
     t.apply(TextDelta(text="hello"))
     assert earlier == [{"role": "user", "content": "hi"}]
     assert len(t.messages) == 2
+
+
+def test_a_long_conversation_redraws_its_last_turns_after_a_note():
+    conversation = Conversation(id="abc123", turns=turns(5))
+    chat = redraw(conversation, last=2).messages
+    assert chat[0]["content"].startswith("*3 earlier turns not drawn here")
+    assert "hashiru conversations show abc123" in chat[0]["content"]
+    assert [m["content"] for m in chat[1:]] == ["question 4", "answer 4", "question 5", "answer 5"]
+    assert redraw(conversation).messages[0]["content"] == "question 1"  # all, by default

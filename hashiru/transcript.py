@@ -1,14 +1,20 @@
-"""A run's typed events folded into Gradio chat messages: pure, so it is tested without a browser.
+"""A run's typed events folded into chat messages: pure, so it is tested without a browser.
 
 The CEO's text streams into a plain assistant message; every tool call is a collapsible step
 (pending, then done or failed, with its arguments, result and cost); recalled memories are a
 step of their own; a failed run ends with a readable error, never a stack trace.
+
+The app shows these messages live, and a saved conversation is redrawn from its turns' events
+the same way (`redraw`), so the app, `hashiru conversations show` and the Markdown export
+(`markdown`) all show what the chat showed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+
+from pydantic import ValidationError
 
 from hashiru import display
 from hashiru.agents.events import (
@@ -20,12 +26,15 @@ from hashiru.agents.events import (
     TextDelta,
     ToolCallFinished,
     ToolCallStarted,
+    from_record,
 )
+from hashiru.conversations import Conversation, Turn
 
 ChatItem = dict[str, Any]
 """One Gradio chat message: role, content and, for a step, metadata."""
 
 RESULT_LIMIT = 4000
+WHERE = {"app": "the app", "api": "the API", "cli": "the terminal"}
 
 
 class Transcript:
@@ -67,6 +76,19 @@ class Transcript:
                 self.messages.append({"role": "assistant", "content": event.text})
         elif isinstance(event, RunFailed):
             self.error(event.message)
+
+    def turn(self, turn: Turn) -> None:
+        """Redraw a saved turn: the person's message, then what its run showed."""
+        self.user(turn.task, turn.attachments)
+        if not turn.events and turn.answer:  # said before the conversation was saved
+            self.messages.append({"role": "assistant", "content": turn.answer})
+        for record in turn.events:
+            try:
+                self.apply(from_record(record))
+            except ValidationError:
+                self.error("A step of this turn was saved damaged and cannot be shown.")
+                return
+        self._steps.clear()
 
     def error(self, message: str) -> None:
         self._open_text = None
@@ -131,3 +153,48 @@ def _result(event: ToolCallFinished) -> str:
 
 def _count(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
+
+
+def redraw(conversation: Conversation, last: int | None = None) -> Transcript:
+    """The chat of a saved conversation, as it was shown: every turn, or its `last` turns
+    after a line that says how many earlier ones are not drawn."""
+    transcript = Transcript()
+    turns = conversation.turns if last is None else conversation.turns[-last:]
+    if hidden := len(conversation.turns) - len(turns):
+        transcript.messages.append(
+            {
+                "role": "assistant",
+                "content": f"*{_count(hidden, 'earlier turn', 'earlier turns')} not drawn here "
+                "(the CEO has them all): `hashiru conversations show "
+                f"{conversation.id}` prints the whole conversation.*",
+            }
+        )
+    for turn in turns:
+        transcript.turn(turn)
+    return transcript
+
+
+def markdown(conversation: Conversation, spent_usd: Any = None, header: bool = True) -> str:
+    """A saved conversation as Markdown a person can read: its title and facts (unless not
+    `header`), then each message under its speaker, each step quoted under its title."""
+    when = conversation.created_at.strftime("%Y-%m-%d %H:%M UTC")
+    facts = [f"`{conversation.id}`", f"started {when} in {WHERE[conversation.source]}"]
+    facts.append(_count(len(conversation.turns), "turn", "turns"))
+    if spent_usd is not None:
+        facts.append(f"${display.usd(spent_usd)} spent")
+    lines = [f"# {conversation.title or 'Untitled'}", "", " · ".join(facts), ""] if header else []
+    speaker = None
+    for item in redraw(conversation).messages:
+        title = (item.get("metadata") or {}).get("title")
+        role = "You" if item["role"] == "user" else "HASHIRU"
+        if role != speaker:
+            lines += [f"## {role}", ""]
+            speaker = role
+        if title:
+            cost = item["metadata"].get("log")
+            lines += [f"> **{title}**" + (f" · {cost}" if cost else ""), ">"]
+            lines += [f"> {line}".rstrip() for line in str(item["content"]).splitlines()]
+        else:
+            lines.append(str(item["content"]))
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
