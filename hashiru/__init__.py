@@ -40,6 +40,8 @@ _EXPORTS: dict[str, str] = {
     "StepFinished": "hashiru.agents.events",
     "Answer": "hashiru.agents.events",
     "RunFailed": "hashiru.agents.events",
+    "ContextCompacted": "hashiru.agents.events",
+    "TokenCounter": "hashiru.agents.context",
     "EmployeeAnswer": "hashiru.agents.events",
     "HireReceipt": "hashiru.agents.events",
     "Workforce": "hashiru.agents.hr_tools",
@@ -48,6 +50,8 @@ _EXPORTS: dict[str, str] = {
     "Message": "hashiru.messages",
     "ModelResponse": "hashiru.messages",
     "ToolCall": "hashiru.messages",
+    "ToolResult": "hashiru.messages",
+    "ToolSpec": "hashiru.messages",
     "Usage": "hashiru.messages",
     # errors
     "HashiruError": "hashiru.errors",
@@ -59,6 +63,7 @@ _EXPORTS: dict[str, str] = {
     "ConversationError": "hashiru.errors",
     # backends, for custom and scripted models
     "Provider": "hashiru.providers",
+    "ProviderConfig": "hashiru.providers",
     "ModelInfo": "hashiru.providers",
     "Script": "hashiru.providers.scripted",
     "ScriptedProvider": "hashiru.providers.scripted",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from hashiru.agents.events import EmployeeAnswer, HireReceipt, ToolCallFinished
+from hashiru.agents.events import ContextCompacted, EmployeeAnswer, HireReceipt, ToolCallFinished
 from hashiru.economy.ledger import Entry
 from hashiru.tools.base import json_ready
 
@@ -26,6 +26,14 @@ def usd(amount: Decimal, places: int = 4) -> str:
     if Decimal(shown.replace(",", "")) == amount:
         return shown
     return f"{amount.normalize():,f}"
+
+
+def compaction(event: ContextCompacted) -> str:
+    """`ceo's context compacted: 5,210 → 1,980 tokens (window 4,096)`."""
+    return (
+        f"{event.agent}'s context compacted: {event.tokens_before:,} → "
+        f"{event.tokens_after:,} tokens (window {event.window:,})"
+    )
 
 
 def tool_cost(event: ToolCallFinished) -> Decimal | None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 from hashiru.agents.company import Company
+from hashiru.agents.context import ContextConfig, ContextWindows
 from hashiru.agents.events import Event, MemoriesRecalled, RunFailed, merged, to_record
 from hashiru.agents.hr_tools import TOOL_NAMES as HR_TOOL_NAMES
 from hashiru.agents.hr_tools import HiredAgent, Workforce, hr_tools
@@ -74,6 +75,7 @@ class RunResult(BaseModel):
     cost: RunCost
     tool_calls: list[ToolRecord]
     agents: list[HiredAgent]
+    context_peak_tokens: dict[str, int] = Field(default_factory=dict)  # by agent, as reported
     conversation_id: str | None = None  # the saved conversation this run was a turn of
     messages: list[Message] = Field(default_factory=list, exclude=True)
 
@@ -93,12 +95,14 @@ class Hashiru:
             ),
         )
         self.prices = PriceBook.from_settings(settings)
+        self.windows = ContextWindows(self.providers, ContextConfig.from_settings(settings))
         self.company = Company(
             self.providers,
             Roster(settings.home / "employees.sqlite"),
             self.ledger,
             self.prices,
             hire_fee_usd=settings.hire_fee_usd,
+            windows=self.windows,
         )
         self.sandbox = Sandbox(SandboxConfig.from_settings(settings))
         self.toolsmith = Toolsmith(
@@ -220,7 +224,7 @@ class Hashiru:
             recalled = await self.recall(task, emit, policy)
             messages += [*recalled, Message.user(with_attachments(task, attachments))]
             outcome = await run_loop(
-                meter.metered(self.providers.model(ceo_ref), CEO),
+                await self.windows.kept(meter, CEO, ceo_ref, emit),
                 messages,
                 lambda: self.tools(meter, workforce, emit, approve),
                 emit,
@@ -236,7 +240,7 @@ class Hashiru:
                 await turn.save(self.conversations, failed, policy)
             raise
         result = await self._result(
-            run_id,
+            meter,
             started,
             outcome.answer,
             ceo_ref,
@@ -307,7 +311,7 @@ class Hashiru:
             await self._mark_failed(exc, run_id)
             raise
         return await self._result(
-            run_id,
+            meter,
             started,
             response.text,
             model_ref,
@@ -323,7 +327,7 @@ class Hashiru:
 
     async def _result(
         self,
-        run_id: str,
+        meter: Meter,
         started: float,
         answer: str,
         model_ref: str,
@@ -334,9 +338,9 @@ class Hashiru:
         agents: list[HiredAgent] | None = None,
         messages: list[Message],
     ) -> RunResult:
-        state = await asyncio.to_thread(self.ledger.state, run_id)
+        state = await asyncio.to_thread(self.ledger.state, meter.run_id)
         return RunResult(
-            run_id=run_id,
+            run_id=meter.run_id,
             answer=answer,
             ceo_model=model_ref,
             steps=steps,
@@ -350,6 +354,7 @@ class Hashiru:
             ),
             tool_calls=tool_calls or [],
             agents=agents or [],
+            context_peak_tokens=dict(meter.peak_input_tokens),
             messages=messages,
         )
 

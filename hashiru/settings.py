@@ -56,6 +56,14 @@ class PriceOverride(BaseModel):
     cache_write_per_mtok: Decimal | None = Field(None, ge=0)
 
 
+class ModelSettings(BaseModel):
+    """What a user says of one model (`[models."provider:model"]` in hashiru.toml)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    context_tokens: int | None = Field(None, ge=256)  # its window, where the backend does not say
+
+
 class _Choices(BaseModel):
     """What a run or a session may choose; Settings holds the defaults, RunPolicy one choice."""
 
@@ -108,6 +116,12 @@ class Settings(_Choices):
     local_usd_per_hour: Decimal = Field(Decimal("0"), ge=0)
     budget_warnings: tuple[float, ...] = (0.5, 0.8)
     prices: dict[str, PriceOverride] = Field(default_factory=dict)
+
+    models: dict[str, ModelSettings] = Field(default_factory=dict)  # by "provider:model"
+    context_tokens_default: int = Field(8192, ge=512)  # a window when nothing says a model's
+    context_fill: float = Field(0.8, ge=0.2, le=0.95)  # compact a request that would fill more
+    compaction_model: str | None = None  # writes the summaries; None: each agent's own model
+    ollama_num_ctx: int = Field(8192, ge=512)  # the most context Ollama is asked to hold (KV cache)
 
     workspace: Path | None = None  # the file tools' folder; None: HASHIRU_HOME/workspace
     tool_imports: tuple[str, ...] = ()  # modules beyond the standard library a tool may import

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from hashiru import display
 from hashiru.agents.events import (
     Answer,
+    ContextCompacted,
     Event,
     MemoriesRecalled,
     RunFailed,
@@ -74,6 +75,9 @@ class Transcript:
         elif isinstance(event, Answer):
             if event.text.strip() and event.text.strip() != self._step_text.strip():
                 self.messages.append({"role": "assistant", "content": event.text})
+        elif isinstance(event, ContextCompacted):
+            self._open_text = None
+            self._step(f"⇲ {display.compaction(event)}", event.how)
         elif isinstance(event, RunFailed):
             self.error(event.message)
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from hashiru.agents.events import (
     Answer,
+    ContextCompacted,
     EmployeeAnswer,
     MemoriesRecalled,
     RunFailed,
@@ -145,3 +146,17 @@ def test_a_long_conversation_redraws_its_last_turns_after_a_note():
     assert "hashiru conversations show abc123" in chat[0]["content"]
     assert [m["content"] for m in chat[1:]] == ["question 4", "answer 4", "question 5", "answer 5"]
     assert redraw(conversation).messages[0]["content"] == "question 1"  # all, by default
+
+
+def test_a_compaction_is_a_step_of_its_own():
+    event = ContextCompacted(
+        agent="ceo", tokens_before=7000, tokens_after=3000, window=8192, how="shortened 3 results"
+    )
+    chat = fold(TextDelta(text="Reading."), event, TextDelta(text="Done.")).messages
+    step = chat[2]  # after the user message and the text
+    assert (
+        step["metadata"]["title"]
+        == "⇲ ceo's context compacted: 7,000 → 3,000 tokens (window 8,192)"
+    )
+    assert step["content"] == "shortened 3 results"
+    assert chat[3]["content"] == "Done."  # text after it starts a new message

@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel
 
+from hashiru.agents.context import ContextWindows, Emit
 from hashiru.agents.metering import Meter
 from hashiru.agents.roster import Employee, Roster, check_name
 from hashiru.economy.ledger import NO_RUN, Ledger
@@ -51,8 +52,10 @@ class Company:
         ledger: Ledger,
         prices: PriceBook,
         hire_fee_usd: Decimal,
+        windows: ContextWindows,
     ) -> None:
         self.providers = providers
+        self.windows = windows
         self.roster = roster
         self.ledger = ledger
         self.prices = prices
@@ -116,12 +119,13 @@ class Company:
             raise
         return Hire(employee=employee, fee_usd=fee, memory_bytes=memory)
 
-    async def ask(self, meter: Meter, name: str, prompt: str) -> Reply:
+    async def ask(self, meter: Meter, name: str, prompt: str, emit: Emit) -> Reply:
+        """Ask `name`; its whole conversation is kept, and each request fitted to its window."""
         async with self._desks[name]:
             employee = await asyncio.to_thread(self.roster.get, name)
             question = Message.user(prompt)
             conversation = [Message.system(employee.system_prompt), *employee.history, question]
-            model = meter.metered(self.providers.model(employee.model), agent=name)
+            model = await self.windows.kept(meter, name, employee.model, emit, lasting=True)
             started = time.monotonic()
             try:
                 response, cost = await model.complete_with_cost(conversation)
@@ -143,6 +147,7 @@ class Company:
         """Take `name` off the roster and end its hire in the ledger (freeing its memory)."""
         employee = await asyncio.to_thread(self.roster.remove, name)
         await asyncio.to_thread(self.ledger.fire, run_id=run_id, agent=name)
+        self.windows.forget(name)
         return employee
 
     async def hireable_models(self, policy: RunPolicy) -> list[ModelInfo]:

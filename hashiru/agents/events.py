@@ -93,6 +93,18 @@ class Answer(BaseModel):
     text: str
 
 
+class ContextCompacted(BaseModel):
+    """An agent's request was compacted to fit its model's window (`how` says what was done:
+    results cut or shortened, earlier messages summarized or left out)."""
+
+    kind: Literal["context_compacted"] = "context_compacted"
+    agent: str
+    tokens_before: int
+    tokens_after: int
+    window: int
+    how: str
+
+
 class RunFailed(BaseModel):
     kind: Literal["error"] = "error"
     message: str
@@ -108,6 +120,7 @@ Event = (
     | MemoriesRecalled
     | StepFinished
     | Answer
+    | ContextCompacted
     | RunFailed
 )
 

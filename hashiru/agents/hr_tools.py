@@ -94,7 +94,7 @@ def hr_tools(company: Company, meter: Meter, workforce: Workforce, emit: Emit) -
         prompt: Annotated[str, Field(description="A complete, self-contained request")],
     ) -> EmployeeAnswer:
         """Ask an employee; ask several in one step to run them in parallel."""
-        reply = await company.ask(meter, name, prompt)
+        reply = await company.ask(meter, name, prompt, emit)
         workforce.usage[name] = workforce.usage.get(name, Usage()) + reply.usage
         return EmployeeAnswer(
             agent=name,

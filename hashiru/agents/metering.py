@@ -13,7 +13,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -79,9 +79,11 @@ class Meter:
         self.policy = policy
         self._warned = 0.0
         self._latest: BudgetState | None = None  # the budgets after this run's latest call
+        self.peak_input_tokens: dict[str, int] = {}  # each agent's largest request this run
 
-    def metered(self, model: ChatModel, agent: str) -> MeteredModel:
-        return MeteredModel(model, self, agent)
+    def metered(self, model: ChatModel, agent: str, note: str = "") -> MeteredModel:
+        """`model`, paid for as `agent`; `note` marks its ledger rows (e.g. compaction)."""
+        return MeteredModel(model, self, agent, note)
 
     @asynccontextmanager
     async def paying(
@@ -91,6 +93,7 @@ class Meter:
         messages: Sequence[Message],
         tools: Sequence[ToolSpec],
         max_tokens: int,
+        note: str = "",
     ) -> AsyncIterator[Bill]:
         provider, name = model.provider.name, model.name
         if model.local:
@@ -113,15 +116,17 @@ class Meter:
         try:
             yield bill
         except ProviderError:
-            await self._settle(hold, bill, model, started, ok=False)
+            await self._settle(hold, bill, model, started, ok=False, note=note)
             raise
         except BaseException:
             await asyncio.to_thread(self.ledger.release, hold, "the call was cancelled")
             raise
-        await self._settle(hold, bill, model, started, ok=True)
+        peak = self.peak_input_tokens.get(agent, 0)
+        self.peak_input_tokens[agent] = max(peak, bill.usage.input_tokens)
+        await self._settle(hold, bill, model, started, ok=True, note=note)
 
     async def _settle(
-        self, hold: Reservation, bill: Bill, model: ChatModel, started: float, ok: bool
+        self, hold: Reservation, bill: Bill, model: ChatModel, started: float, ok: bool, note: str
     ) -> None:
         seconds = time.monotonic() - started
         if model.local:
@@ -137,6 +142,7 @@ class Meter:
             seconds=seconds,
             price_source=source,
             ok=ok,
+            note=note,
         )
 
     def notices(self) -> list[str]:
@@ -164,17 +170,14 @@ class Meter:
         ]
 
 
-@dataclass(frozen=True)
-class MeteredModel:
-    """A chat model whose every call is paid for through a Meter, as `agent`."""
+class Costed:
+    """A chat model that says what each call cost: `complete` is `complete_with_cost` less
+    the cost."""
 
-    model: ChatModel
-    meter: Meter
-    agent: str
-
-    @property
-    def ref(self) -> str:
-        return self.model.ref
+    async def complete_with_cost(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec] = (), max_tokens: int = 0
+    ) -> tuple[ModelResponse, Decimal]:
+        raise NotImplementedError
 
     async def complete(
         self, messages: Sequence[Message], tools: Sequence[ToolSpec] = (), max_tokens: int = 0
@@ -182,11 +185,30 @@ class MeteredModel:
         response, _ = await self.complete_with_cost(messages, tools, max_tokens)
         return response
 
+
+@dataclass(frozen=True)
+class MeteredModel(Costed):
+    """A chat model whose every call is paid for through a Meter, as `agent`."""
+
+    model: ChatModel
+    meter: Meter
+    agent: str
+    note: str = ""
+
+    @property
+    def ref(self) -> str:
+        return self.model.ref
+
+    def _paying(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec], limit: int
+    ) -> AbstractAsyncContextManager[Bill]:
+        return self.meter.paying(self.agent, self.model, messages, tools, limit, self.note)
+
     async def complete_with_cost(
         self, messages: Sequence[Message], tools: Sequence[ToolSpec] = (), max_tokens: int = 0
     ) -> tuple[ModelResponse, Decimal]:
         limit = max_tokens or self.meter.config.max_tokens
-        async with self.meter.paying(self.agent, self.model, messages, tools, limit) as bill:
+        async with self._paying(messages, tools, limit) as bill:
             response = await self.model.complete(messages, tools, limit)
             bill.usage = response.usage
         return response, bill.cost_usd
@@ -195,7 +217,7 @@ class MeteredModel:
         self, messages: Sequence[Message], tools: Sequence[ToolSpec] = (), max_tokens: int = 0
     ) -> AsyncIterator[StreamItem]:
         limit = max_tokens or self.meter.config.max_tokens
-        async with self.meter.paying(self.agent, self.model, messages, tools, limit) as bill:
+        async with self._paying(messages, tools, limit) as bill:
             async for item in self.model.stream(messages, tools, limit):
                 if not isinstance(item, TextDelta):
                     bill.usage = item.usage

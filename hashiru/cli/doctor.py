@@ -14,6 +14,7 @@ from rich.table import Table
 
 from hashiru.cli.output import console
 from hashiru.errors import HashiruError
+from hashiru.providers import ModelInfo
 from hashiru.providers.discovery import survey
 from hashiru.runtime import Hashiru
 
@@ -36,9 +37,9 @@ async def doctor_command(hashiru: Hashiru, args: argparse.Namespace) -> int:
         }
         print(json.dumps(report))
         return 0
-    table = Table("backend", "kind", "available", "models / why not")
+    table = Table("backend", "kind", "available", "models (context window) / why not")
     for status in statuses:
-        models = ", ".join(m.ref for m in status.models[:6])
+        models = ", ".join(_model(m) for m in status.models[:6])
         table.add_row(
             status.name,
             "local" if status.local else "cloud",
@@ -49,3 +50,8 @@ async def doctor_command(hashiru: Hashiru, args: argparse.Namespace) -> int:
     console.print(f"CEO model: [bold]{ceo}[/]" if ceo else f"[red]{escape(reason)}[/]")
     console.print(f"Sandbox layers: {', '.join(layers)}")
     return 0
+
+
+def _model(info: ModelInfo) -> str:
+    """A model and its window, the most context a request to it may hold: `ollama:x (8,192)`."""
+    return f"{info.ref} ({info.context_tokens:,})" if info.context_tokens else info.ref

@@ -19,6 +19,7 @@ from hashiru import display
 from hashiru.agents.events import (
     AgentFired,
     AgentHired,
+    ContextCompacted,
     Event,
     TextDelta,
     ToolCallFinished,
@@ -123,6 +124,8 @@ class EventPrinter:
             console.print(f"[magenta]+ hired {event.name}[/] on {event.model}")
         elif isinstance(event, AgentFired):
             console.print(f"[magenta]- fired {event.name}[/] ({event.model})")
+        elif isinstance(event, ContextCompacted):
+            console.print(f"[yellow]⇲ {escape(display.compaction(event))}[/]: {escape(event.how)}")
 
     def end_line(self) -> None:
         """End the line the CEO's text left open (before a step, or when a turn stops)."""

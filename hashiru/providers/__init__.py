@@ -56,9 +56,12 @@ def provider_config(settings: Settings, name: str) -> ProviderConfig:
         "timeout": settings.request_timeout,
         "retries": settings.retries,
         "max_tokens": settings.max_tokens,
+        "context_tokens": context_overrides(settings, name),
     }
     if name == "ollama":
-        return ProviderConfig(base_url=settings.ollama_host, **shared)
+        return ProviderConfig(
+            base_url=settings.ollama_host, num_ctx=settings.ollama_num_ctx, **shared
+        )
     if name == "gemini":
         return ProviderConfig(
             api_key=settings.gemini_api_key,
@@ -74,6 +77,15 @@ def provider_config(settings: Settings, name: str) -> ProviderConfig:
             **shared,
         )
     return ProviderConfig(**shared)
+
+
+def context_overrides(settings: Settings, name: str) -> dict[str, int]:
+    """Backend `name`'s per-model windows from `[models."name:model"]`, by model name."""
+    return {
+        ref.partition(":")[2]: model.context_tokens
+        for ref, model in settings.models.items()
+        if ref.partition(":")[0] == name and model.context_tokens
+    }
 
 
 class Providers:

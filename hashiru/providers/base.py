@@ -14,8 +14,8 @@ import random
 import uuid
 import weakref
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from pydantic import BaseModel, SecretStr
@@ -52,6 +52,8 @@ class ProviderConfig:
     retries: int = 3  # retries of a retryable failure, by ChatModel
     max_tokens: int = 1024  # a reply's cap when the caller gives none
     default_model: str | None = None  # what a CEO runs on when none is chosen
+    context_tokens: Mapping[str, int] = field(default_factory=dict)  # window per model name
+    num_ctx: int | None = None  # Ollama's cap on num_ctx (ollama_num_ctx); None: no cap
 
 
 class Provider(ABC):
@@ -121,10 +123,24 @@ class Provider(ABC):
 
     @abstractmethod
     async def describe(self, model: str) -> ModelInfo:
-        """Check that `model` exists and the credentials work; used when an agent is hired."""
+        """Check that `model` exists and the credentials work; used when an agent is hired.
 
-    def info(self, model: str, **fields: object) -> ModelInfo:
-        return ModelInfo(ref=f"{self.name}:{model}", provider=self.name, local=self.local, **fields)
+        Its `context_tokens` is the window requests to `model` are held to (see `window`)."""
+
+    def window(self, model: str, reported: int | None) -> int | None:
+        """The context window requests to `model` are held to: a per-model setting wins over
+        what the backend reports; None when neither says."""
+        return self.config.context_tokens.get(model) or reported
+
+    def info(self, model: str, context_tokens: int | None = None, **fields: object) -> ModelInfo:
+        """What `model` is, its window being `window(model, context_tokens)`."""
+        return ModelInfo(
+            ref=f"{self.name}:{model}",
+            provider=self.name,
+            local=self.local,
+            context_tokens=self.window(model, context_tokens),
+            **fields,
+        )
 
 
 def new_call_id() -> str:
@@ -185,6 +201,11 @@ class ChatModel:
     @property
     def local(self) -> bool:
         return self.provider.local
+
+    async def describe(self) -> ModelInfo:
+        """The model as its backend (and the settings) describe it: `context_tokens` is the
+        window its requests are held to."""
+        return await self.provider.describe(self.name)
 
     @property
     def _attempts(self) -> int:

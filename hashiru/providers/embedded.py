@@ -139,6 +139,12 @@ class EmbeddedProvider(Provider):
     async def list_models(self) -> list[ModelInfo]:
         return [await self.describe(name) for name in _MODEL_FILES]
 
+    def window(self, model: str, reported: int | None) -> int | None:
+        """A setting may narrow the window, never widen it past the n_ctx the model is loaded
+        with (llama.cpp refuses a longer prompt)."""
+        chosen = super().window(model, reported)
+        return min(chosen, CONTEXT_TOKENS) if chosen else CONTEXT_TOKENS
+
     async def describe(self, model: str) -> ModelInfo:
         path = model_path(model)
         return self.info(model, context_tokens=CONTEXT_TOKENS, memory_bytes=path.stat().st_size)

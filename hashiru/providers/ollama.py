@@ -4,12 +4,18 @@ Uses the official `ollama.AsyncClient`. Chat requests are built here rather than
 `AsyncClient.chat`, whose `Tool` model drops the JSON Schema keywords it does not know (nested
 object properties, `additionalProperties`, `minimum`, ...; ollama/ollama-python#429); they go out
 through the client's own request path, so replies and HTTP errors are parsed by the SDK as usual.
+
+Every chat request carries `options.num_ctx`: the model's window (its `context_length`, or a
+per-model setting) capped by `config.num_ctx`. Ollama silently cuts a longer prompt from the
+front and reloads the model whenever num_ctx changes, so the number is worked out once per model
+and process (one `/api/show`, before the first chat) and kept; `describe()` reports that same
+number as `context_tokens`, and counts the KV cache it needs in `memory_bytes`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
@@ -18,20 +24,68 @@ import ollama
 
 from hashiru.errors import ProviderError
 from hashiru.messages import Message, ModelResponse, TextDelta, ToolCall, ToolSpec, Usage
-from hashiru.providers.base import ModelInfo, Provider, StreamItem, new_call_id
+from hashiru.providers.base import ModelInfo, Provider, ProviderConfig, StreamItem, new_call_id
+
+FALLBACK_NUM_CTX = 4096  # Ollama's own default, when neither the model nor a setting says
+KV_BYTES = 2  # an f16 KV cache, Ollama's default
+# What a failed /api/show says of the chat that would follow it: the same failure.
+_SHOW_FAILURES_THAT_END_THE_CALL = frozenset({"connection", "timeout", "not_found"})
 
 
 class OllamaProvider(Provider):
     name: ClassVar[str] = "ollama"
     local: ClassVar[bool] = True
 
+    def __init__(self, config: ProviderConfig | None = None) -> None:
+        super().__init__(config)
+        self._num_ctx: dict[str, int] = {}  # by model name: the num_ctx its requests carry
+
     def new_client(self) -> ollama.AsyncClient:
         return ollama.AsyncClient(host=self.config.base_url, timeout=self.config.timeout)
+
+    def window(self, model: str, reported: int | None) -> int:
+        """The model's window (a setting, else its context_length), capped by num_ctx; a model
+        that reports none gets the cap (or Ollama's default) rather than no num_ctx at all."""
+        if model in self._num_ctx:
+            return self._num_ctx[model]
+        cap = self.config.num_ctx
+        known = self._override(model) or reported or cap or FALLBACK_NUM_CTX
+        return min(known, cap) if cap else known
+
+    def _override(self, model: str) -> int | None:
+        """A per-model setting, whether it names the model with its `:latest` tag or without."""
+        bare = model.removesuffix(":latest")
+        overrides = self.config.context_tokens
+        return overrides.get(model) or overrides.get(bare) or overrides.get(f"{bare}:latest")
+
+    def _keep(self, model: str, reported: int | None) -> int:
+        """The num_ctx of every request to `model` from now on (the first answer wins)."""
+        return self._num_ctx.setdefault(model, self.window(model, reported))
+
+    async def num_ctx(self, model: str) -> int:
+        """The num_ctx requests to `model` carry: asked of /api/show once, then kept.
+
+        A show that fails the way the chat would (unreachable, slow, no such model) ends the
+        call; any other failure (a server that answers chats but not /api/show) falls back to
+        the cap, which real Ollama clamps to the model's trained context anyway.
+        """
+        if model not in self._num_ctx:
+            try:
+                with self._translated(model):
+                    show = await self.client.show(model)
+                reported = _context_tokens(show)
+            except ProviderError as exc:
+                if exc.kind in _SHOW_FAILURES_THAT_END_THE_CALL:
+                    raise
+                reported = None
+            self._keep(model, reported)
+        return self._num_ctx[model]
 
     async def complete(
         self, model: str, messages: Sequence[Message], tools: Sequence[ToolSpec], max_tokens: int
     ) -> ModelResponse:
-        body = _chat_body(model, messages, tools, max_tokens, stream=False)
+        num_ctx = await self.num_ctx(model)
+        body = _chat_body(model, messages, tools, max_tokens, num_ctx, stream=False)
         with self._translated(model):
             reply = await self.client._request(ollama.ChatResponse, "POST", "/api/chat", json=body)
         return _response(reply.message.content or "", _tool_calls(reply.message), reply)
@@ -39,7 +93,8 @@ class OllamaProvider(Provider):
     async def stream(
         self, model: str, messages: Sequence[Message], tools: Sequence[ToolSpec], max_tokens: int
     ) -> AsyncIterator[StreamItem]:
-        body = _chat_body(model, messages, tools, max_tokens, stream=True)
+        num_ctx = await self.num_ctx(model)
+        body = _chat_body(model, messages, tools, max_tokens, num_ctx, stream=True)
         text: list[str] = []
         calls: list[ToolCall] = []
         last: ollama.ChatResponse | None = None
@@ -61,12 +116,7 @@ class OllamaProvider(Provider):
             listing = await self.client.list()
             shown = await asyncio.gather(*(self.client.show(m.model or "") for m in listing.models))
         return [
-            self.info(
-                entry.model or "",
-                context_tokens=_context_tokens(show),
-                memory_bytes=entry.size,
-                description=_description(show),
-            )
+            self._info(entry.model or "", show, entry.size)
             for entry, show in zip(listing.models, shown, strict=True)
         ]
 
@@ -74,12 +124,16 @@ class OllamaProvider(Provider):
         with self._translated(model):
             show, listing = await asyncio.gather(self.client.show(model), self.client.list())
         sizes = {entry.model: entry.size for entry in listing.models}
-        size = sizes.get(model, sizes.get(f"{model}:latest"))
+        return self._info(model, show, sizes.get(model, sizes.get(f"{model}:latest")))
+
+    def _info(self, model: str, show: ollama.ShowResponse, size: int | None) -> ModelInfo:
+        """The model with the num_ctx its requests carry, and the memory that takes: the
+        weights plus the KV cache for num_ctx tokens, where the model says its shape."""
+        num_ctx = self._keep(model, _context_tokens(show))
+        cache = kv_cache_bytes(show.modelinfo or {}, num_ctx)
+        memory = None if size is None and cache is None else (size or 0) + (cache or 0)
         return self.info(
-            model,
-            context_tokens=_context_tokens(show),
-            memory_bytes=size,
-            description=_description(show),
+            model, context_tokens=num_ctx, memory_bytes=memory, description=_description(show)
         )
 
     @contextmanager
@@ -113,13 +167,14 @@ def _chat_body(
     messages: Sequence[Message],
     tools: Sequence[ToolSpec],
     max_tokens: int,
+    num_ctx: int,
     stream: bool,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "model": model,
         "messages": [entry for message in messages for entry in _wire_messages(message)],
         "stream": stream,
-        "options": {"num_predict": max_tokens},
+        "options": {"num_predict": max_tokens, "num_ctx": num_ctx},
     }
     if tools:
         body["tools"] = [
@@ -175,6 +230,36 @@ def _context_tokens(show: ollama.ShowResponse) -> int | None:
         if key.endswith(".context_length"):
             return int(value)
     return None
+
+
+def kv_cache_bytes(model_info: Mapping[str, Any], num_ctx: int) -> int | None:
+    """Bytes of an f16 KV cache holding `num_ctx` tokens, from the `<arch>.*` keys of
+    /api/show's model_info; None when the model does not say its shape.
+
+    Per token and layer it keeps a key and a value for each KV head:
+    2 bytes x (key_length + value_length) x head_count_kv, summed over block_count layers (a
+    per-layer list of head counts is summed as it is; no head_count_kv: no grouped-query
+    attention, as many KV heads as heads).
+    """
+    arch = model_info.get("general.architecture")
+    shape = {k.removeprefix(f"{arch}."): v for k, v in model_info.items()}
+    width, heads = shape.get("embedding_length"), shape.get("attention.head_count")
+    blocks, heads_kv = shape.get("block_count"), shape.get("attention.head_count_kv", heads)
+    key = shape.get("attention.key_length") or (width // heads if _ints(width, heads) else None)
+    value = shape.get("attention.value_length") or key
+    if not arch or not _ints(blocks, key, value):
+        return None
+    if isinstance(heads_kv, list) and heads_kv and _ints(*heads_kv):
+        layers = sum(heads_kv)
+    elif _ints(heads_kv):
+        layers = heads_kv * blocks
+    else:
+        return None
+    return KV_BYTES * (key + value) * layers * num_ctx
+
+
+def _ints(*values: object) -> bool:
+    return all(isinstance(v, int) and v > 0 for v in values)
 
 
 def _description(show: ollama.ShowResponse) -> str:

@@ -25,6 +25,9 @@ from hashiru.errors import ProviderError
 from hashiru.messages import Message, ModelResponse, TextDelta, ToolCall, ToolSpec, Usage
 from hashiru.providers.base import ModelInfo, Provider, ProviderConfig, StreamItem
 
+WINDOW = 1_000_000
+"""A script's context window: large, so a script plays as written (a setting may shrink it)."""
+
 Responder = Callable[[Sequence[Message], Sequence[ToolSpec]], ModelResponse | Awaitable]
 Turn = dict[str, Any] | ModelResponse | Responder
 
@@ -120,8 +123,8 @@ class ScriptedProvider(Provider):
             yield item
 
     async def list_models(self) -> list[ModelInfo]:
-        return [self.info(name, memory_bytes=0) for name in self.scripts]
+        return [self.info(name, memory_bytes=0, context_tokens=WINDOW) for name in self.scripts]
 
     async def describe(self, model: str) -> ModelInfo:
         self._script(model)
-        return self.info(model, memory_bytes=0)
+        return self.info(model, memory_bytes=0, context_tokens=WINDOW)

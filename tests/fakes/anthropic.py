@@ -3,6 +3,11 @@
 It checks the API key, answers errors with Anthropic's error body and type names, replies to
 `POST /v1/messages` as JSON or as the named SSE events the SDK's stream helper accumulates (text
 and tool input split into several deltas), and serves `GET /v1/models[/{id}]`.
+
+Like the real API it refuses, with its own 400 messages, a conversation whose `tool_result` has
+no `tool_use` in the message before it (or a `tool_use` with no result in the message after),
+and a prompt longer than the model's window (`window`, else its `max_input_tokens`), counted by
+the fake's tokenizer, alone or with `max_tokens`.
 """
 
 from __future__ import annotations
@@ -12,7 +17,17 @@ from collections.abc import Iterable, Mapping
 from itertools import count
 from typing import Any
 
-from tests.fakes.server import FakeServer, FakeTurn, Recorded, Reply, sse
+from tests.fakes.server import (
+    PER_MESSAGE,
+    FakeServer,
+    FakeTurn,
+    Prompt,
+    Recorded,
+    Reply,
+    json_tokens,
+    sse,
+    tokens,
+)
 
 ERROR_TYPES = {
     400: "invalid_request_error",
@@ -61,6 +76,7 @@ class FakeAnthropic(FakeServer):
         self.models = dict(models or {"claude-sonnet-4-6": 200_000, "claude-haiku-4-5": None})
         self.cache_creation_tokens = cache_creation_tokens
         self.errors_in_stream = errors_in_stream
+        self.window: int | None = None  # the window held to; None: the model's max_input_tokens
         self._ids = count(1)
 
     def handle(self, request: Recorded) -> Reply:
@@ -94,12 +110,15 @@ class FakeAnthropic(FakeServer):
 
     def _messages(self, body: dict[str, Any]) -> Reply:
         model, streamed = body["model"], bool(body.get("stream"))
+        prompt = self.record(self._prompt(body))
+        if prompt.error:
+            return error_reply(400, prompt.error)
         turn = self.next_turn(model)
         if turn.status and not (streamed and self.errors_in_stream):
             return error_reply(turn.status, turn.error_message)
         stop_reason = "tool_use" if turn.tool_calls else "end_turn"
         usage = {
-            "input_tokens": turn.input_tokens,
+            "input_tokens": self.input_tokens(turn, prompt.tokens),
             "output_tokens": turn.output_tokens,
             "cache_creation_input_tokens": self.cache_creation_tokens,
             "cache_read_input_tokens": turn.cached_tokens,
@@ -121,12 +140,95 @@ class FakeAnthropic(FakeServer):
             events = [events[0], ("error", error_body(turn.status, turn.error_message))]
         return Reply(chunks=sse(events), content_type="text/event-stream")
 
+    def _prompt(self, body: dict[str, Any]) -> Prompt:
+        """The request counted, and the error the real API would refuse it with, if any."""
+        counted, limit = prompt_tokens(body), self.window or self.models.get(body["model"])
+        error = orphan_error(body["messages"]) or ""
+        if not error and limit and counted > limit:
+            error = f"prompt is too long: {counted} tokens > {limit} maximum"
+        elif not error and limit and counted + body["max_tokens"] > limit:
+            error = (
+                f"input length and `max_tokens` exceed context limit: {counted} + "
+                f"{body['max_tokens']} > {limit}, decrease input length or `max_tokens` and "
+                "try again"
+            )
+        system = body.get("system") or ""
+        return Prompt(
+            model=body["model"],
+            tokens=counted,
+            limit=limit,
+            system=system if isinstance(system, str) else "".join(_texts(system)),
+            messages=len(body["messages"]),
+            overflow=bool(limit) and counted + body["max_tokens"] > limit,
+            error=error,
+        )
+
     def _blocks(self, turn: FakeTurn) -> list[dict[str, Any]]:
         blocks: list[dict[str, Any]] = [{"type": "text", "text": turn.text}] if turn.text else []
         for name, arguments in turn.tool_calls:
             call_id = f"toolu_fake{next(self._ids):08d}"
             blocks.append({"type": "tool_use", "id": call_id, "name": name, "input": arguments})
         return blocks
+
+
+def prompt_tokens(body: dict[str, Any]) -> int:
+    """A Messages request's prompt by the fake's tokenizer: system, every block of every message
+    (tool inputs as JSON), a few tokens per message, and the tool schemas."""
+    system = body.get("system") or ""
+    total = json_tokens(body["tools"]) if body.get("tools") else 0
+    if system:
+        total += PER_MESSAGE + _block_tokens(system)
+    return total + sum(PER_MESSAGE + _block_tokens(m["content"]) for m in body["messages"])
+
+
+def _block_tokens(content: Any) -> int:
+    if isinstance(content, str):
+        return tokens(content)
+    if isinstance(content, list):
+        return sum(_block_tokens(block) for block in content)
+    if content.get("type") == "text":
+        return tokens(content["text"])
+    if content.get("type") == "tool_use":
+        return tokens(content["name"]) + json_tokens(content["input"])
+    if content.get("type") == "tool_result":
+        return _block_tokens(content.get("content") or "")
+    return json_tokens(content)
+
+
+def _texts(blocks: list[dict[str, Any]]) -> list[str]:
+    return [block.get("text", "") for block in blocks if block.get("type") == "text"]
+
+
+def _blocks_of(message: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    content = message["content"]
+    return [b for b in content if b.get("type") == kind] if isinstance(content, list) else []
+
+
+def orphan_error(messages: list[dict[str, Any]]) -> str | None:
+    """Anthropic's 400 message for a tool result without its call just before it, or a call
+    whose result is not in the next message; None when every call and result pair up."""
+    for i, message in enumerate(messages):
+        before = messages[i - 1] if i and messages[i - 1]["role"] == "assistant" else None
+        called = {b["id"] for b in _blocks_of(before, "tool_use")} if before else set()
+        content = message["content"] if isinstance(message["content"], list) else []
+        for j, block in enumerate(content):
+            if block.get("type") == "tool_result" and block["tool_use_id"] not in called:
+                return (
+                    f"messages.{i}.content.{j}: unexpected `tool_use_id` found in `tool_result` "
+                    f"blocks: {block['tool_use_id']}. Each `tool_result` block must have a "
+                    "corresponding `tool_use` block in the previous message."
+                )
+        if message["role"] == "assistant" and i + 1 < len(messages):
+            answered = {b["tool_use_id"] for b in _blocks_of(messages[i + 1], "tool_result")}
+            called_here = [b["id"] for b in _blocks_of(message, "tool_use")]
+            unanswered = [call for call in called_here if call not in answered]
+            if unanswered:
+                return (
+                    f"messages.{i}: `tool_use` ids were found without `tool_result` blocks "
+                    f"immediately after: {', '.join(unanswered)}. Each `tool_use` block must "
+                    "have a corresponding `tool_result` block in the next message."
+                )
+    return None
 
 
 def keys_sent(headers: Mapping[str, str]) -> set[str | None]:

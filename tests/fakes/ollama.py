@@ -1,4 +1,10 @@
-"""A fake Ollama server speaking its native API: /api/chat (JSON or NDJSON), tags, show, ps."""
+"""A fake Ollama server speaking its native API: /api/chat (JSON or NDJSON), tags, show, ps.
+
+Like Ollama, it holds each chat to the `options.num_ctx` the request carries (4096 when none)
+and silently cuts a longer prompt from the front: such a request is kept in `prompts` as an
+overflow. `context_length` is what /api/show reports of every model, and `architecture` (the
+`<arch>.` keys of model_info without the prefix, e.g. `{"block_count": 16, ...}`) its shape.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,17 @@ import hashlib
 import re
 from typing import Any
 
-from tests.fakes.server import FakeServer, FakeTurn, Recorded, Reply, ndjson
+from tests.fakes.server import (
+    PER_MESSAGE,
+    FakeServer,
+    FakeTurn,
+    Prompt,
+    Recorded,
+    Reply,
+    json_tokens,
+    ndjson,
+    tokens,
+)
 
 CREATED_AT = "2026-01-01T00:00:00.000000Z"
 DETAILS = {
@@ -17,6 +33,7 @@ DETAILS = {
     "parameter_size": "3.2B",
     "quantization_level": "Q4_K_M",
 }
+DEFAULT_NUM_CTX = 4096  # what Ollama holds when a request names no num_ctx
 
 
 class FakeOllama(FakeServer):
@@ -26,6 +43,7 @@ class FakeOllama(FakeServer):
         super().__init__()
         self.models: dict[str, int] = {"llama3.2:latest": 2_019_393_189, "qwen3:0.6b": 522_653_767}
         self.context_length = 131_072
+        self.architecture: dict[str, Any] = {}  # model_info's `llama.*` shape keys, if any
         self.loaded: set[str] = set()
 
     def handle(self, request: Recorded) -> Reply:
@@ -73,6 +91,7 @@ class FakeOllama(FakeServer):
                     "general.architecture": "llama",
                     "general.parameter_count": 3_212_749_888,
                     "llama.context_length": self.context_length,
+                    **{f"llama.{key}": value for key, value in self.architecture.items()},
                 },
                 "capabilities": ["completion", "tools"],
                 "modified_at": CREATED_AT,
@@ -81,13 +100,46 @@ class FakeOllama(FakeServer):
 
     def _chat(self, body: dict[str, Any]) -> Reply:
         model = body["model"]
+        prompt = self.record(_prompt(body))
         turn = self.next_turn(model)
         if turn.status:
             return Reply(status=turn.status, body={"error": turn.error_message})
         self.loaded.add(self._known(model) or model)
+        # What the model read: a prompt past num_ctx lost its front.
+        final = _final(turn, self.input_tokens(turn, min(prompt.tokens, _num_ctx(body))))
         if body.get("stream", True):
-            return Reply(chunks=ndjson(_stream(model, turn)), content_type="application/x-ndjson")
-        return Reply(body=_chunk(model, _message(turn.text, turn), _final(turn)))
+            chunks = _stream(model, turn, final)
+            return Reply(chunks=ndjson(chunks), content_type="application/x-ndjson")
+        return Reply(body=_chunk(model, _message(turn.text, turn), final))
+
+
+def prompt_tokens(body: dict[str, Any]) -> int:
+    """A chat request's prompt by the fake's tokenizer: each message's content, tool name and
+    call arguments, a few tokens per message, and the tool schemas."""
+    total = json_tokens(body["tools"]) if body.get("tools") else 0
+    for message in body.get("messages", []):
+        total += PER_MESSAGE + tokens(message.get("content") or "")
+        total += tokens(message.get("tool_name") or "")
+        total += sum(json_tokens(call.get("function")) for call in message.get("tool_calls") or [])
+    return total
+
+
+def _num_ctx(body: dict[str, Any]) -> int:
+    return (body.get("options") or {}).get("num_ctx") or DEFAULT_NUM_CTX
+
+
+def _prompt(body: dict[str, Any]) -> Prompt:
+    messages = body.get("messages", [])
+    first = messages[0] if messages else {}
+    counted = prompt_tokens(body)
+    return Prompt(
+        model=body["model"],
+        tokens=counted,
+        limit=(body.get("options") or {}).get("num_ctx"),
+        system=first.get("content", "") if first.get("role") == "system" else "",
+        messages=len(messages),
+        overflow=counted > _num_ctx(body),
+    )
 
 
 def _message(text: str, turn: FakeTurn | None = None) -> dict[str, Any]:
@@ -100,13 +152,13 @@ def _message(text: str, turn: FakeTurn | None = None) -> dict[str, Any]:
     return message
 
 
-def _final(turn: FakeTurn) -> dict[str, Any]:
+def _final(turn: FakeTurn, input_tokens: int) -> dict[str, Any]:
     return {
         "done": True,
         "done_reason": "stop",
         "total_duration": 1_200_000_000,
         "load_duration": 50_000_000,
-        "prompt_eval_count": turn.input_tokens,
+        "prompt_eval_count": input_tokens,
         "prompt_eval_duration": 150_000_000,
         "eval_count": turn.output_tokens,
         "eval_duration": 900_000_000,
@@ -117,11 +169,11 @@ def _chunk(model: str, message: dict[str, Any], extra: dict[str, Any]) -> dict[s
     return {"model": model, "created_at": CREATED_AT, "message": message, **extra}
 
 
-def _stream(model: str, turn: FakeTurn) -> list[dict[str, Any]]:
+def _stream(model: str, turn: FakeTurn, final: dict[str, Any]) -> list[dict[str, Any]]:
     """Word-sized content pieces, tool calls in a chunk of their own, then the counts."""
     pieces = re.findall(r"\S+\s*|\s+", turn.text)
     chunks = [_chunk(model, _message(piece), {"done": False}) for piece in pieces]
     if turn.tool_calls:
         chunks.append(_chunk(model, _message("", turn), {"done": False}))
-    chunks.append(_chunk(model, _message(""), _final(turn)))
+    chunks.append(_chunk(model, _message(""), final))
     return chunks

@@ -5,16 +5,23 @@ records each request and answers model calls from per-model queues of `FakeTurn`
 only translate a FakeTurn into their provider's wire format and route their paths.
 `max_in_flight` is the most requests it was serving at once: a test of concurrency checks it,
 since right totals alone do not show that the calls overlapped.
+
+Every model request is also counted with the fake's own tokenizer (`prompt_tokens`) and kept in
+`prompts`, with the limit it was held to and the system prompt it started with, so a test can
+check that each request fit its window. With `count_prompt`, that count is what the fake reports
+as the prompt's tokens, as a real server would. `plan_forever` scripts runs of any length.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 import sys
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,6 +41,40 @@ class FakeTurn:
     delay: float = 0.0
     status: int | None = None  # an HTTP error status instead of a reply
     error_message: str = "fake failure"
+
+
+TOKEN = re.compile(r"\w{1,6}|[^\w\s]")
+PER_MESSAGE = 4  # the tokens a chat template adds around each message
+
+
+def tokens(text: str) -> int:
+    """The fake's tokenizer: a run of up to six word characters, or one other non-space."""
+    return len(TOKEN.findall(text))
+
+
+def json_tokens(value: Any) -> int:
+    """Tokens of structured content (tool arguments, schemas) as the JSON text a model reads."""
+    return tokens(json.dumps(value, ensure_ascii=False))
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One model request as the fake counted it."""
+
+    model: str
+    tokens: int  # the whole prompt by the fake's tokenizer: messages, system, tools
+    limit: int | None  # Ollama: the num_ctx it carried (None: none); others: the window held to
+    system: str  # the system prompt it starts with ("" when it has none)
+    messages: int  # how many messages it carried
+    overflow: bool = False  # longer than its limit: Ollama cut its front, the others refused it
+    error: str = ""  # the 400 message the fake refused it with
+
+    @property
+    def fits(self) -> bool:
+        return not self.overflow and not self.error
+
+
+Responder = Callable[[int], FakeTurn]
 
 
 @dataclass
@@ -62,6 +103,10 @@ class FakeServer:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
         self.turns: dict[str, deque[FakeTurn]] = defaultdict(deque)
+        self.prompts: list[Prompt] = []
+        self.count_prompt = False  # report the fake's own count as the prompt's tokens
+        self.responders: dict[str, Responder] = {}
+        self._served: dict[str, int] = defaultdict(int)  # turns each responder has made
         self.in_flight = 0  # requests received and not yet answered
         self.max_in_flight = 0
         self._lock = threading.Lock()
@@ -90,15 +135,55 @@ class FakeServer:
         with self._lock:
             self.turns[model].extend(turns)
 
+    def plan_forever(self, model: str, respond: Responder) -> None:
+        """Once `model`'s planned turns run out, reply `respond(n)` to its n-th further request
+        (from 0): a run of any length, e.g. a tool call 200 times, then an answer."""
+        with self._lock:
+            self.responders[model] = respond
+            self._served[model] = 0
+
+    def reset(self) -> None:
+        """Forget requests, turns, prompts and responders: a shared fake as a fresh one."""
+        with self._lock:
+            self.requests.clear()
+            self.turns.clear()
+            self.prompts.clear()
+            self.responders.clear()
+            self._served.clear()
+            self.max_in_flight = 0
+
     def next_turn(self, model: str) -> FakeTurn:
         """Take `model`'s next planned turn, after waiting its `delay` (simulated latency)."""
-        with self._lock:
-            queue = self.turns.get(model)
-            if not queue:
-                raise LookupError(f"no planned turn for model {model!r}")
-            turn = queue.popleft()
+        turn = self._take(model)()
         time.sleep(turn.delay)
         return turn
+
+    def _take(self, model: str) -> Callable[[], FakeTurn]:
+        """The next planned turn, or the responder's next one (made outside the lock)."""
+        with self._lock:
+            queue = self.turns.get(model)
+            if queue:
+                planned = queue.popleft()
+                return lambda: planned
+            if model in self.responders:
+                n = self._served[model]
+                self._served[model] += 1
+                return functools.partial(self.responders[model], n)
+        raise LookupError(f"no planned turn for model {model!r}")
+
+    def record(self, prompt: Prompt) -> Prompt:
+        with self._lock:
+            self.prompts.append(prompt)
+        return prompt
+
+    def input_tokens(self, turn: FakeTurn, counted: int) -> int:
+        """The prompt tokens to report: the fake's count with `count_prompt`, else the turn's."""
+        return counted if self.count_prompt else turn.input_tokens
+
+    @property
+    def overflows(self) -> list[Prompt]:
+        """The requests that did not fit their limit (cut by Ollama, refused by the others)."""
+        return [p for p in self.prompts if p.overflow]
 
     @contextmanager
     def _serving(self, request: Recorded) -> Iterator[None]:

@@ -30,8 +30,7 @@ def server() -> Iterator[FakeAnthropic]:
 @pytest.fixture
 def fake(server: FakeAnthropic) -> FakeAnthropic:
     """The module's fake (each stop costs 0.5 s), without earlier tests' requests or turns."""
-    server.requests.clear()
-    server.turns.clear()
+    server.reset()
     server.errors_in_stream = False
     return server
 

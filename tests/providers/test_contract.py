@@ -158,14 +158,18 @@ def running() -> Iterator[Callable[[Backend], FakeServer]]:
 def fake(backend: Backend, running: Callable[[Backend], FakeServer]) -> FakeServer:
     """The backend's fake, without earlier tests' requests or turns."""
     server = running(backend)
-    server.requests.clear()
-    server.turns.clear()
+    server.reset()
     return server
 
 
 @pytest.fixture
 def provider(backend: Backend, fake: FakeServer) -> Provider:
     return backend.make_provider(fake.url)
+
+
+def model_calls(backend: Backend, fake: FakeServer) -> list[Recorded]:
+    """The requests that asked the model (Ollama's first one also asks /api/show)."""
+    return [r for r in fake.requests if r.path in (backend.chat_path, backend.stream_path)]
 
 
 async def collect(stream: AsyncIterator[StreamItem]) -> tuple[list[str], ModelResponse]:
@@ -206,7 +210,7 @@ async def test_plain_answer_with_usage(
     assert response.tool_calls == []
     assert (response.model, response.stop_reason) == (backend.model, backend.stop_reason(False))
     assert response.usage.model_dump() == backend.usage(turn)
-    [request] = fake.requests
+    [request] = model_calls(backend, fake)
     assert request.path == backend.chat_path
     assert not backend.asks_to_stream(request)
 
@@ -225,7 +229,7 @@ async def test_stream_yields_deltas_then_the_full_response(
     assert [(c.name, c.arguments) for c in final.tool_calls] == turn.tool_calls
     assert final.usage.model_dump() == backend.usage(turn)
     assert final.stop_reason == backend.stop_reason(bool(turn.tool_calls))
-    [request] = fake.requests
+    [request] = model_calls(backend, fake)
     assert request.path == backend.stream_path
     assert backend.asks_to_stream(request)
 
@@ -261,7 +265,7 @@ async def test_rate_limit_is_retried_by_chat_model_not_the_sdk(
     response = await ChatModel(provider, backend.model, retry_base_delay=0.001).complete(HI)
 
     assert response.text == "second time lucky"
-    assert [r.path for r in fake.requests] == [backend.chat_path] * 2
+    assert [r.path for r in model_calls(backend, fake)] == [backend.chat_path] * 2
 
 
 async def test_stream_is_retried_before_anything_was_yielded(
@@ -277,7 +281,7 @@ async def test_stream_is_retried_before_anything_was_yielded(
     deltas, final = await collect(chat.stream(HI))
 
     assert "".join(deltas) == final.text == "second time lucky"
-    assert [r.path for r in fake.requests] == [backend.stream_path] * 2
+    assert [r.path for r in model_calls(backend, fake)] == [backend.stream_path] * 2
 
 
 @pytest.mark.parametrize(("backend", "status"), per_backend("server_statuses"))
@@ -291,7 +295,7 @@ async def test_server_errors_beyond_retries(
 
     assert (caught.value.kind, caught.value.status) == ("server", status)
     # The first try and settings.retries == 2 more: ours only, none from the SDK.
-    assert [r.path for r in fake.requests] == [backend.chat_path] * 3
+    assert [r.path for r in model_calls(backend, fake)] == [backend.chat_path] * 3
 
 
 async def test_connection_refused_names_the_address(backend: Backend) -> None:

@@ -33,8 +33,7 @@ def server() -> Iterator[FakeGemini]:
 
 @pytest.fixture
 def fake(server: FakeGemini) -> FakeGemini:
-    server.requests.clear()
-    server.turns.clear()
+    server.reset()
     server.page_size, server.thoughts_tokens = 50, 0
     return server
 

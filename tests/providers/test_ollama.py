@@ -49,8 +49,7 @@ def server() -> Iterator[FakeOllama]:
 @pytest.fixture
 def fake(server: FakeOllama) -> FakeOllama:
     """The module's fake, as a fresh one would be: no requests, turns or loaded models."""
-    server.requests.clear()
-    server.turns.clear()
+    server.reset()
     server.loaded.clear()
     server.context_length = 131_072
     return server
@@ -69,7 +68,7 @@ async def test_plain_request_in_ollama_format(fake: FakeOllama, provider: Ollama
     [call] = fake.calls("/api/chat")
     body = call.body
     assert body["stream"] is False
-    assert body["options"] == {"num_predict": 64}
+    assert body["options"] == {"num_predict": 64, "num_ctx": 131_072}  # the model's window
     assert body["messages"] == [
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "Weather in Oslo?"},

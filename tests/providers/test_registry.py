@@ -33,15 +33,27 @@ def test_each_backend_gets_only_its_part_of_the_settings() -> None:
         request_timeout=7,
         retries=1,
         max_tokens=99,
+        ollama_num_ctx=16_384,
+        models={
+            "ollama:qwen3:8b": {"context_tokens": 4096},
+            "gemini:gemini-2.5-flash": {"context_tokens": 32_768},
+            "gemini:gemini-2.5-pro": {},  # says nothing of its window
+        },
     )
     providers = Providers(settings)
     shared = {"timeout": 7, "retries": 1, "max_tokens": 99}
     expected = {
-        "ollama": ProviderConfig(base_url="http://127.0.0.1:1234", **shared),
+        "ollama": ProviderConfig(
+            base_url="http://127.0.0.1:1234",
+            num_ctx=16_384,
+            context_tokens={"qwen3:8b": 4096},
+            **shared,
+        ),
         "gemini": ProviderConfig(
             api_key=SecretStr("g-key"),
             base_url="http://127.0.0.1:2",
             default_model=settings.gemini_default_model,
+            context_tokens={"gemini-2.5-flash": 32_768},
             **shared,
         ),
         "anthropic": ProviderConfig(
