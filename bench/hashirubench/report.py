@@ -206,15 +206,55 @@ def usd(amount: Decimal | None) -> str:
     return f"${text}"
 
 
+TERMINAL_RUN_HEADERS = ("run", "accuracy (95% CI)", "USD/item", "s/item", "tokens")
+TERMINAL_PAIR_HEADERS = ("HASHIRU vs model", "acc H/B", "won/lost", "p", "USD H/B", "s H/B")
+
+
+def terminal_run_rows(summary: Summary) -> list[tuple[str, ...]]:
+    """The runs in five columns that fit 80 characters (summary.md has every column)."""
+    return [
+        (
+            f"{s.task} · {s.system}\n{s.model}",
+            f"{s.accuracy:.1%} ({s.ci_low:.0%}-{s.ci_high:.0%})\nof {s.items} items"
+            + (f", {s.errors} failed" if s.errors else ""),
+            usd(s.mean_cost_usd),
+            _num(s.mean_seconds, ".2f"),
+            f"{_num(s.mean_input_tokens)}/{_num(s.mean_output_tokens)}",
+        )
+        for s in summary.runs
+    ]
+
+
+def terminal_pair_rows(summary: Summary) -> list[tuple[str, ...]]:
+    return [
+        (
+            f"{c.task}, {c.items} items:\n{c.hashiru_model}\nvs {c.baseline_model}",
+            f"{c.hashiru_accuracy:.0%} / {c.baseline_accuracy:.0%}",
+            f"{c.wins} / {c.losses}",
+            f"{c.mcnemar_p:.3g}",
+            f"{usd(c.hashiru_mean_cost_usd)} / {usd(c.baseline_mean_cost_usd)}",
+            f"{_num(c.hashiru_mean_seconds, '.1f')} / {_num(c.baseline_mean_seconds, '.1f')}",
+        )
+        for c in summary.comparisons
+    ]
+
+
 def _print(summary: Summary, console: Console) -> None:
-    console.print(_rich_table("HASHIRUBench runs", RUN_HEADERS, run_rows(summary)))
+    """Readable at 80 columns: fewer columns, cells wrapped, never cut."""
+    table = _rich_table("HASHIRUBench runs", TERMINAL_RUN_HEADERS, terminal_run_rows(summary))
+    console.print(table)
     if summary.comparisons:
         title = "HASHIRU against the single model (paired items)"
-        console.print(_rich_table(title, PAIR_HEADERS, pair_rows(summary)))
+        console.print(_rich_table(title, TERMINAL_PAIR_HEADERS, terminal_pair_rows(summary)))
+    console.print("[dim]Every column, per run and per pair, is in summary.md.[/]")
 
 
 def _rich_table(title: str, headers: Sequence[str], rows: list[tuple[str, ...]]) -> Table:
-    table = Table(*headers, title=title)
+    """The first column (what was run) takes the room left and wraps; the figures do not."""
+    table = Table(title=title)
+    table.add_column(headers[0], overflow="fold", ratio=1)
+    for header in headers[1:]:
+        table.add_column(header, no_wrap=True)
     for row in rows:
         table.add_row(*row)
     return table
