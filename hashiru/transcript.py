@@ -12,6 +12,7 @@ the same way (`redraw`), so the app, `hashiru conversations show` and the Markdo
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
@@ -178,7 +179,9 @@ def redraw(conversation: Conversation, last: int | None = None) -> Transcript:
     return transcript
 
 
-def markdown(conversation: Conversation, spent_usd: Any = None, header: bool = True) -> str:
+def markdown(
+    conversation: Conversation, spent_usd: Decimal | None = None, header: bool = True
+) -> str:
     """A saved conversation as Markdown a person can read: its title and facts (unless not
     `header`), then each message under its speaker, each step quoted under its title."""
     when = conversation.created_at.strftime("%Y-%m-%d %H:%M UTC")

@@ -20,6 +20,7 @@ Compaction aims well below the threshold, so its summary is reused for many call
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import inspect
 import itertools
@@ -95,6 +96,7 @@ class TokenCounter:
         self.scale = 1.0
         self.observed = 0.0  # the largest ratio of real to counted seen so far
         self._tools = ("", 0)  # the latest tool schemas, as JSON, and their pieces
+        self._seen: tuple[ToolSpec, ...] = ()  # the spec objects those were counted of
 
     def count(self, messages: Sequence[Message], tools: Sequence[ToolSpec] = ()) -> int:
         return self.scaled(self.raw(messages, tools))
@@ -106,9 +108,13 @@ class TokenCounter:
         """The tool schemas' pieces (remembered: every step sends the same ones)."""
         if not tools:
             return 0
+        seen = self._seen
+        if len(tools) == len(seen) and all(a is b for a, b in zip(tools, seen, strict=True)):
+            return self._tools[1]  # the very specs just counted (one request, counted twice)
         text = json.dumps([t.model_dump() for t in tools])
         if text != self._tools[0]:
             self._tools = (text, _pieces(text))
+        self._seen = tuple(tools)
         return self._tools[1]
 
     def scaled(self, raw: int) -> int:
@@ -162,7 +168,6 @@ class ContextKeeper:
     window: int
     counter: TokenCounter
     config: ContextConfig
-    peak: int = 0  # the largest request it let through, in estimated tokens
     sent: int = 0  # the pieces counted of the latest request it let through
     _summary: tuple[str, int, Message] | None = None  # (fingerprint, messages covered, summary)
     _shortened: set[str] = field(default_factory=set)  # call ids of results cut to a stub
@@ -207,7 +212,6 @@ class ContextKeeper:
         else:
             self.sent = self.counter.raw(fitted, tools)
         after = self.counter.scaled(self.sent)
-        self.peak = max(self.peak, after)
         if how:
             emit(
                 ContextCompacted(
@@ -452,8 +456,9 @@ class ContextWindows:
         """The model's window: what its backend (or a setting) says, else the default."""
         if ref not in self._windows:
             provider, model = parse_ref(ref)
-            try:
-                info = await self.providers.get(provider).describe(model)
+            try:  # the first use of a backend imports its SDK: seconds, so not on the loop
+                backend = await asyncio.to_thread(self.providers.get, provider)
+                info = await backend.describe(model)
                 found = info.context_tokens
             except HashiruError:  # the call itself will say what is wrong
                 found = None

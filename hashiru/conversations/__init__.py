@@ -8,7 +8,6 @@ export) redraws a conversation from these values.
 """
 
 from hashiru.conversations.model import (
-    SOURCES,
     Conversation,
     ConversationPage,
     ConversationSummary,
@@ -22,7 +21,6 @@ from hashiru.conversations.store import PAGE_SIZE, ConversationStore
 
 __all__ = [
     "PAGE_SIZE",
-    "SOURCES",
     "Conversation",
     "ConversationPage",
     "ConversationStore",

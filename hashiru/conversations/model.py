@@ -15,7 +15,6 @@ from hashiru.messages import Message
 from hashiru.settings import RunPolicy
 
 Source = Literal["app", "api", "cli"]
-SOURCES: tuple[Source, ...] = ("app", "api", "cli")
 
 TITLE_CHARS = 200
 """The longest title a person may give; one made from a first message is cut shorter."""
@@ -90,12 +89,6 @@ class Conversation(BaseModel):
     def run_ids(self) -> list[str]:
         """The runs of its turns, whose spend the ledger has (imported turns had none)."""
         return [turn.run_id for turn in self.turns if turn.run_id]
-
-    def summary(self) -> ConversationSummary:
-        return ConversationSummary(
-            **self.model_dump(include=set(ConversationSummary.model_fields)),
-            turn_count=len(self.turns),
-        )
 
 
 class ConversationPage(BaseModel):
