@@ -196,5 +196,6 @@ def _one_line(exc: ValidationError, settings: bool) -> str:
     if error["type"] == "extra_forbidden":
         return f"Unknown setting '{name}' (check hashiru.toml for a typo)."
     shown = "***" if "key" in name else repr(error.get("input"))
-    where = f"setting '{name}' (HASHIRU_{name.upper()})" if settings else f"'{name}' for a run"
+    source = "in hashiru.toml" if "." in name else f"HASHIRU_{name.upper()}"  # a table's key
+    where = f"setting '{name}' ({source})" if settings else f"'{name}' for a run"
     return f"Invalid {where}: {error['msg']}, got {shown}."

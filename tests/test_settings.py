@@ -57,3 +57,11 @@ def test_a_bad_key_value_is_never_echoed(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         Settings.load(environ={"HASHIRU_HOME": str(tmp_path)})
     assert "12345" not in str(caught.value)
+
+
+def test_a_bad_value_in_a_toml_table_names_the_file_not_an_environment_variable(tmp_path):
+    (tmp_path / "hashiru.toml").write_text('[models."ollama:x"]\ncontext_tokens = 10\n')
+    with pytest.raises(
+        ConfigError, match=r"'models\.ollama:x\.context_tokens' \(in hashiru\.toml\)"
+    ):
+        Settings.load(environ={}, home=tmp_path)
