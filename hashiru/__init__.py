@@ -61,6 +61,7 @@ _EXPORTS: dict[str, str] = {
     "BudgetExceeded": "hashiru.errors",
     "RunLimitError": "hashiru.errors",
     "ConversationError": "hashiru.errors",
+    "OutcomeError": "hashiru.errors",
     # backends, for custom and scripted models
     "Provider": "hashiru.providers",
     "ProviderConfig": "hashiru.providers",
@@ -80,6 +81,16 @@ _EXPORTS: dict[str, str] = {
     "ChromaMemoryStore": "hashiru.memory.store",
     "MemoryConfig": "hashiru.memory.store",
     "MiniLMEmbedding": "hashiru.memory.embedding",
+    # the scorecard: each ask's outcome and verdicts, and the choice of model they inform
+    "Outcomes": "hashiru.economy.outcomes",
+    "Ask": "hashiru.economy.outcomes",
+    "ScoreLine": "hashiru.economy.outcomes",
+    "KINDS": "hashiru.economy.outcomes",
+    "wilson_interval": "hashiru.economy.outcomes",
+    "Offer": "hashiru.agents.staffing",
+    "Candidate": "hashiru.agents.staffing",
+    "Choice": "hashiru.agents.staffing",
+    "choose_model": "hashiru.agents.staffing:choose",
     # saved conversations (`Hashiru.run(task, conversation=...)` continues one)
     "Conversation": "hashiru.conversations",
     "ConversationStore": "hashiru.conversations",

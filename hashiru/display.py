@@ -8,12 +8,14 @@ disagree and never parse JSON back out of a string.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from decimal import Decimal
+from dataclasses import astuple, dataclass
+from decimal import ROUND_UP, Decimal
 from typing import Any
 
 from hashiru.agents.events import ContextCompacted, EmployeeAnswer, HireReceipt, ToolCallFinished
+from hashiru.agents.staffing import Choice
 from hashiru.economy.ledger import Entry
+from hashiru.economy.outcomes import ScoreLine
 from hashiru.tools.base import json_ready
 
 BRIEF_CHARS = 300
@@ -49,7 +51,7 @@ def tool_cost(event: ToolCallFinished) -> Decimal | None:
 class ResultView:
     """A tool call's outcome in words: an employee's answer, an error, or a plain value."""
 
-    kind: str  # "answer" | "error" | "value"
+    kind: str  # "answer" | "error" | "choice" | "value"
     text: str
     agent: str = ""
 
@@ -57,13 +59,39 @@ class ResultView:
 def tool_result(
     event: ToolCallFinished, limit: int = BRIEF_CHARS, indent: int | None = None
 ) -> ResultView:
-    """An employee's answer and an error whole; any other result as JSON (indented by
-    `indent`, one line without) cut to `limit`."""
+    """An employee's answer, an error and an `auto:<kind>` hire's choice whole; any other
+    result as JSON (indented by `indent`, one line without) cut to `limit`."""
     if not event.ok:
         return ResultView("error", event.error or "failed")
     if isinstance(event.result, EmployeeAnswer):
         return ResultView("answer", event.result.answer, agent=event.result.agent)
+    if isinstance(event.result, HireReceipt) and event.result.choice is not None:
+        return ResultView("choice", hire_choice(event.result, event.result.choice))
     return ResultView("value", brief(event.result, limit, indent))
+
+
+def hire_choice(receipt: HireReceipt, choice: Choice) -> str:
+    """Whom `auto:<kind>` hired and why, then each candidate's numbers, best first:
+
+    auto:math hired solver on ollama:qwen3:8b: the best value of 3 models at $0.05 ...
+      model                     record       drawn   $/ask    value
+      ollama:qwen3:8b           40 good/2    0.93   0.0000   0.0465
+      gemini:gemini-2.5-pro     untried      passed over: no price is known for it
+    """
+    lines = [
+        f"auto:{choice.kind} hired {receipt.hired} on {receipt.model}: {choice.reason}",
+        "  value = drawn success x the worth of a right answer - $/ask",
+        f"  {'model':<26} {'record':<12} {'drawn':>5} {'$/ask':>8} {'value':>8}",
+    ]
+    for c in choice.candidates:
+        record = f"{c.good} good/{c.bad}" if c.good + c.bad else "untried"
+        if c.passed_over or c.drawn_success is None or c.value_usd is None:
+            numbers = f"passed over: {c.passed_over}"
+        else:
+            cost = usd(c.usd_per_ask or Decimal(0))
+            numbers = f"{c.drawn_success:>5.2f} {cost:>8} {c.value_usd:>8.4f}"
+        lines.append(f"  {clip(c.ref, 26):<26} {record:<12} {numbers}")
+    return "\n".join(lines)
 
 
 def brief(value: Any, limit: int = 120, indent: int | None = None) -> str:
@@ -111,4 +139,58 @@ def ledger_row(entry: Entry, time_format: str = "%m-%d %H:%M:%S") -> LedgerRow:
         usd=f"({amount})" if entry.kind == "reserve" else amount,
         note=entry.note,
         in_flight=entry.kind in ("reserve", "release"),
+    )
+
+
+SCORE_COLUMNS = ("model", "kind", "success", "$/ask", "s/ask", "asks", "good", "bad", "failed")
+"""The scorecard's headers, in `ScoreRow`'s order, for the CLI's table and the app's."""
+SCORECARD_FILLS = (
+    "Every ask_agent call is filed here; the CEO rates answers with rate_agent, and "
+    "`python -m bench run ... --learn` adds verdicts scored against gold answers."
+)
+"""How a scorecard fills: what the CLI and the app say while it is empty, and beside it."""
+SCORECARD_READS = (
+    "success: good answers of those judged (good, bad or failed), with its 95% interval; "
+    "asks nobody judged count toward cost only."
+)
+"""How to read the success column: the CLI's caption, and the app's note."""
+
+
+@dataclass(frozen=True)
+class ScoreRow:
+    """One model's record on one kind of task, as the CLI's table and the app's show it."""
+
+    model: str
+    kind: str
+    success: str  # the rate, then its 95% interval in brackets; "—" while nothing is judged
+    usd: str  # mean dollars per ask
+    seconds: str  # mean seconds per ask
+    asks: int
+    good: int
+    bad: int
+    failed: int
+
+    def cells(self) -> list[Any]:
+        """The row's values in `SCORE_COLUMNS` order."""
+        return list(astuple(self))
+
+
+def score_row(line: ScoreLine) -> ScoreRow:
+    """The line in words: the success rate and its interval ("73% (43-90%)", an en dash in
+    fact), the mean cost to the micro-dollar (rounded up, so a paid model never reads as free),
+    the mean seconds to a tenth."""
+    rate, interval = line.success_rate, line.interval
+    success = "—"
+    if rate is not None and interval is not None:
+        success = f"{rate:.0%} ({interval[0] * 100:.0f}\N{EN DASH}{interval[1]:.0%})"
+    return ScoreRow(
+        model=line.model,
+        kind=line.kind,
+        asks=line.asks,
+        good=line.good,
+        bad=line.bad,
+        failed=line.failed,
+        success=success,
+        usd=usd(line.mean_usd.quantize(Decimal("1e-6"), rounding=ROUND_UP)),
+        seconds=f"{line.mean_seconds:.1f}",
     )

@@ -90,3 +90,8 @@ class RunLimitError(HashiruError):
 
 class ConversationError(HashiruError):
     """An unknown or damaged conversation, or a bad title: nothing in the store changed."""
+
+
+class OutcomeError(HashiruError):
+    """A verdict the scorecard cannot take (an unknown or failed ask, one already rated, a bad
+    verdict or task kind): nothing was recorded; the message says what to do instead."""

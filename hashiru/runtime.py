@@ -38,6 +38,7 @@ from hashiru.conversations import (
     imported_turns,
 )
 from hashiru.economy.ledger import Ledger
+from hashiru.economy.outcomes import Outcomes, ScoreLine
 from hashiru.economy.prices import PriceBook
 from hashiru.economy.resources import gib, memory_budget_bytes
 from hashiru.errors import ConfigError, HashiruError
@@ -103,7 +104,10 @@ class Hashiru:
             self.prices,
             hire_fee_usd=settings.hire_fee_usd,
             windows=self.windows,
+            outcomes=Outcomes(settings.home / "outcomes.sqlite"),
+            answer_value_usd=settings.answer_value_usd,
         )
+        self.outcomes = self.company.outcomes
         self.sandbox = Sandbox(SandboxConfig.from_settings(settings))
         self.toolsmith = Toolsmith(
             ToolRegistry(settings.home / "tools"),
@@ -286,6 +290,11 @@ class Hashiru:
     def conversation_spent(self, conversation: Conversation) -> Decimal:
         """What the conversation's runs spent, as the ledger has it. Blocking: SQLite."""
         return self.ledger.spent_by({conversation.id: conversation.run_ids})[conversation.id]
+
+    def scorecard(self, kind: str | None = None) -> list[ScoreLine]:
+        """Each model's record per task kind (or on `kind`): asks, verdicts, success rate and
+        its interval, mean dollars and seconds. Blocking: SQLite."""
+        return self.outcomes.scorecard(kind)
 
     async def ask_model(
         self,

@@ -115,6 +115,8 @@ class Settings(_Choices):
     hire_fee_usd: Decimal = Field(Decimal("0.01"), ge=0)
     local_usd_per_hour: Decimal = Field(Decimal("0"), ge=0)
     budget_warnings: tuple[float, ...] = (0.5, 0.8)
+    # what a right answer is worth: `auto:<kind>` hires trade success against cost at this rate
+    answer_value_usd: Decimal = Field(Decimal("0.05"), gt=0)
     prices: dict[str, PriceOverride] = Field(default_factory=dict)
 
     models: dict[str, ModelSettings] = Field(default_factory=dict)  # by "provider:model"

@@ -153,7 +153,7 @@ def _result(event: ToolCallFinished) -> str:
         return f"**{view.agent}:** {display.clip(view.text, RESULT_LIMIT)}"
     if view.kind == "error":
         return f"**Error:** {display.clip(view.text, RESULT_LIMIT)}"
-    return f"```json\n{view.text}\n```"
+    return f"```{'json' if view.kind == 'value' else 'text'}\n{view.text}\n```"
 
 
 def _count(n: int, one: str, many: str) -> str:

@@ -8,13 +8,17 @@ from hashiru.agents.events import (
     Answer,
     ContextCompacted,
     EmployeeAnswer,
+    HireReceipt,
     MemoriesRecalled,
     RunFailed,
     StepFinished,
     TextDelta,
     ToolCallFinished,
     ToolCallStarted,
+    from_record,
+    to_record,
 )
+from hashiru.agents.staffing import Candidate, Choice
 from hashiru.conversations import Conversation
 from hashiru.messages import Usage
 from hashiru.transcript import RESULT_LIMIT, Transcript, redraw
@@ -160,3 +164,53 @@ def test_a_compaction_is_a_step_of_its_own():
     )
     assert step["content"] == "shortened 3 results"
     assert chat[3]["content"] == "Done."  # text after it starts a new message
+
+
+def test_an_auto_hire_shows_its_choice_and_survives_a_save() -> None:
+    candidates = [
+        Candidate(
+            ref="ollama:qwen3:8b",
+            asks=42,
+            good=40,
+            bad=2,
+            success_rate=0.952,
+            drawn_success=0.93,
+            usd_per_ask=Decimal(0),
+            value_usd=0.0465,
+        ),
+        Candidate(
+            ref="gemini:gemini-unpriced",
+            asks=0,
+            good=0,
+            bad=0,
+            success_rate=None,
+            drawn_success=None,
+            usd_per_ask=None,
+            value_usd=None,
+            passed_over="no price is known for it",
+        ),
+    ]
+    choice = Choice(
+        kind="math",
+        ref="ollama:qwen3:8b",
+        reason="the best value of 1 models at $0.05 a right answer (40 good of 42 judged)",
+        answer_value_usd=Decimal("0.05"),
+        candidates=candidates,
+    )
+    receipt = HireReceipt(
+        hired="solver",
+        model="ollama:qwen3:8b",
+        local=True,
+        hire_fee_usd=Decimal(0),
+        memory_gib=Decimal("5.2"),
+        usd_free=Decimal(5),
+        memory_free_gib=Decimal(10),
+        choice=choice,
+    )
+    event = finished(receipt, name="hire_agent")
+    saved = from_record(to_record(event))
+    assert saved.result == receipt, "a saved conversation redraws the choice"
+    step = fold(saved).messages[-1]["content"]
+    assert "auto:math hired solver on ollama:qwen3:8b" in step and "40 good of 42" in step
+    assert "40 good/2" in step and "0.93" in step and "0.0465" in step
+    assert "gemini:gemini-unpriced" in step and "passed over: no price" in step

@@ -60,12 +60,14 @@ def run_command(args: argparse.Namespace, providers: Sequence[Provider], console
         concurrency=args.concurrency,
         budget_usd=args.budget_usd,
         home=args.home,
+        learn=args.learn,
     )
     tally = asyncio.run(run(options, providers))
     errors = f", {tally.errors} errors (re-run to retry them)" if tally.errors else ""
+    learned = f", {tally.learned.describe()}" if tally.learned is not None else ""
     console.print(
         f"{args.task} {args.system} {args.model}: {tally.items} items ({tally.new} new), "
-        f"accuracy {tally.accuracy:.1%}, spent {usd(tally.spent)}{errors}"
+        f"accuracy {tally.accuracy:.1%}, spent {usd(tally.spent)}{errors}{learned}"
     )
     return 0
 
@@ -85,6 +87,11 @@ def parser() -> argparse.ArgumentParser:
     runs.add_argument("--data-dir", type=Path, default=default_data_dir())
     runs.add_argument("--download", action="store_true", help="fetch missing data files")
     runs.add_argument("--home", type=Path, help="HASHIRU_HOME for the run")
+    runs.add_argument(
+        "--learn",
+        action="store_true",
+        help="rate each employee answer against the gold in the workspace's scorecard",
+    )
     reports = commands.add_parser("report", help="summarise runs: tables, markdown, plot")
     reports.add_argument("dirs", type=Path, nargs="*", default=[DEFAULT_OUT])
     reports.add_argument("--md", type=Path, help="markdown file (default DIR/summary.md)")

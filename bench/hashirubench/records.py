@@ -22,10 +22,32 @@ class Employee(BaseModel):
     model: str
 
 
+class EmployeeScore(BaseModel):
+    """One employee answer of an item, scored against the item's gold as the CEO's reply is.
+
+    `ask_id` is the answer's ask in the workspace's scorecard (`Hashiru.outcomes`), by which
+    `bench run --learn` rates it; `model` is the model the employee was hired on.
+    """
+
+    agent: str
+    model: str
+    kind: str
+    ask_id: int | None
+    response: str  # the employee's whole answer
+    prediction: str  # the answer extracted from it
+    score: float
+
+    @property
+    def right(self) -> bool:
+        """Solved: full marks. JEEBench's partial credit is not right, as in the report's pairs."""
+        return self.score >= 1
+
+
 class Record(BaseModel):
     """What one item cost and scored. A failed item keeps what its run spent before it failed;
     `expense_usd` is None only in records written before failures carried their spend.
-    `run_id` finds the item's rows in the ledger (`hashiru ledger`)."""
+    `run_id` finds the item's rows in the ledger (`hashiru ledger`); `answers` are the
+    employees' answers (a HASHIRU run's), each scored against the gold."""
 
     id: str
     run_id: str | None = None
@@ -40,6 +62,7 @@ class Record(BaseModel):
     expense_usd: Decimal | None = None
     resource_gib_used: Decimal | None = None
     employees: list[Employee] = Field(default_factory=list)
+    answers: list[EmployeeScore] = Field(default_factory=list)
     tool_calls: list[str] = Field(default_factory=list)
     steps: int = 0
     error: str | None = None
@@ -97,11 +120,14 @@ class Results:
 
     def records(self) -> dict[str, Record]:
         """The latest record of each item id."""
+        return {record.id: record for record in self.every_record()}
+
+    def every_record(self) -> list[Record]:
+        """Every record written, superseded ones too (a failed item's employees answered)."""
         if not self.path.is_file():
-            return {}
+            return []
         lines = self.path.read_text("utf-8").splitlines()
-        latest = (Record.model_validate_json(line) for line in lines if line.strip())
-        return {record.id: record for record in latest}
+        return [Record.model_validate_json(line) for line in lines if line.strip()]
 
     def done(self) -> dict[str, Record]:
         """The items recorded without an error: a re-run skips these and retries the rest."""

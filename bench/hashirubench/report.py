@@ -5,6 +5,7 @@ Accuracy is the mean score over every recorded item (a failed item scores 0); co
 time are means over the items that got an answer, and the total cost adds what the failed
 items spent before they failed.
 Pairs compare items solved (score 1): JEEBench's partial credit counts as not solved there.
+The employees' answers of HASHIRU runs are reported per model too (employees.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
+from bench.hashirubench import employees
 from bench.hashirubench.data import BenchError
 from bench.hashirubench.plot import cost_vs_accuracy
 from bench.hashirubench.records import Record, Results
@@ -39,7 +41,11 @@ def report(
 ) -> Summary:
     """Summarise every run in `dirs`: print tables, write markdown, a plot and JSON."""
     runs = [_load(results) for results in _results_in(dirs)]
-    summary = Summary(runs=[run.stats for run in runs], comparisons=_compare(runs))
+    summary = Summary(
+        runs=[run.stats for run in runs],
+        comparisons=_compare(runs),
+        employees=employees.employee_stats((run.stats.task, run.records.values()) for run in runs),
+    )
     cost_vs_accuracy(summary.runs, plot)
     _print(summary, console or Console())
     markdown.write_text(to_markdown(summary, plot.name), "utf-8")
@@ -76,6 +82,9 @@ def _load(results: Results) -> _Run:
         mean_input_tokens=_mean([r.input_tokens for r in answered]),
         mean_output_tokens=_mean([r.output_tokens for r in answered]),
         mean_seconds=_mean([r.seconds for r in answered]),
+        mean_resource_gib_used=_mean(
+            [float(r.resource_gib_used) for r in answered if r.resource_gib_used is not None]
+        ),
     )
     return _Run(stats=stats, records=records)
 
@@ -124,6 +133,7 @@ RUN_HEADERS = (
     "USD total",
     "tokens in/out",
     "s/item",
+    "GiB held",
 )
 PAIR_HEADERS = (
     "task",
@@ -154,6 +164,7 @@ def run_rows(summary: Summary) -> list[tuple[str, ...]]:
             usd(s.total_cost_usd),
             f"{_num(s.mean_input_tokens)}/{_num(s.mean_output_tokens)}",
             _num(s.mean_seconds, ".2f"),
+            _num(s.mean_resource_gib_used, ".2f"),
         )
         for s in summary.runs
     ]
@@ -193,6 +204,14 @@ def to_markdown(summary: Summary, plot_name: str) -> str:
             "Wins: items HASHIRU solved (score 1) and the baseline did not; losses: the "
             "reverse. The p-value is McNemar's exact test on those discordant items.",
             _markdown_table(PAIR_HEADERS, pair_rows(summary)),
+        ]
+    if summary.employees:
+        parts += [
+            "## The employees' answers against the gold",
+            "Every answer an employee gave a HASHIRU run, scored like the final reply. Right: "
+            "solved (score 1), what `bench run --learn` rates good in the scorecard; accuracy: "
+            "right / answers, with its 95% Wilson interval; mean score keeps partial credit.",
+            _markdown_table(employees.MARKDOWN_HEADERS, employees.markdown_rows(summary.employees)),
         ]
     parts.append(f"![cost against accuracy]({plot_name})")
     return "\n\n".join(parts) + "\n"
@@ -246,7 +265,12 @@ def _print(summary: Summary, console: Console) -> None:
     if summary.comparisons:
         title = "HASHIRU against the single model (paired items)"
         console.print(_rich_table(title, TERMINAL_PAIR_HEADERS, terminal_pair_rows(summary)))
-    console.print("[dim]Every column, per run and per pair, is in summary.md.[/]")
+    if summary.employees:
+        rows = employees.terminal_rows(summary.employees)
+        console.print(
+            _rich_table("Employee answers against the gold", employees.TERMINAL_HEADERS, rows)
+        )
+    console.print("[dim]Every column (memory held, mean scores too) is in summary.md.[/]")
 
 
 def _rich_table(title: str, headers: Sequence[str], rows: list[tuple[str, ...]]) -> Table:

@@ -2,6 +2,9 @@
 
 Items already recorded without an error are skipped, so an interrupted or extended run
 (a larger --limit) only pays for what is new. K items run at once on one shared Hashiru.
+With `learn`, each employee answer scored against the gold is also a verdict in the
+workspace's scorecard (see learning.py): those recorded earlier first, then each item's as
+it is recorded, so an interrupted run keeps what it learned.
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bench.hashirubench.answers import extract_final_answer
-from bench.hashirubench.arms import Outcome, System, answer
+from bench.hashirubench.arms import Answered, Outcome, System, answer
 from bench.hashirubench.data import BenchError
 from bench.hashirubench.items import Item, seeded_order
-from bench.hashirubench.records import Record, Results, invocation, new_meta
+from bench.hashirubench.learning import Learned, learn
+from bench.hashirubench.records import EmployeeScore, Record, Results, invocation, new_meta
 from bench.hashirubench.tasks import TASKS, Task
 from hashiru import Hashiru, Provider, RunPolicy, Settings
 
@@ -36,6 +40,7 @@ class RunOptions:
     concurrency: int = 1
     budget_usd: Decimal | None = None  # a cap on each item's spend, as `hashiru run` has
     home: Path | None = None  # HASHIRU_HOME for the run; None: the usual one
+    learn: bool = False  # rate the employees' answers in the workspace's scorecard
 
 
 @dataclass
@@ -47,6 +52,7 @@ class Tally:
     spent: Decimal = Decimal(0)
     errors: int = 0
     new: int = 0
+    learned: Learned | None = None  # with --learn only
 
     def add(self, record: Record) -> None:
         self.items += 1
@@ -90,8 +96,11 @@ async def _run_items(
     data_file = task.DATA.path(options.data_dir)
     meta = new_meta(task.NAME, options.system, options.model, options.seed, data_file)
     results.start(meta, invocation(options.limit, options.concurrency, options.budget_usd))
-    done = results.done()
     tally = Tally()
+    if options.learn:  # answers recorded by earlier runs of this sample, not yet rated
+        earlier = await asyncio.to_thread(results.every_record)
+        tally.learned = await asyncio.to_thread(learn, hashiru.outcomes, task.NAME, earlier)
+    done = results.done()
     for item in items:
         if item.id in done:
             tally.add(done[item.id])
@@ -106,6 +115,9 @@ async def _run_items(
                 outcome = await answer(hashiru, options.system, options.model, prompt, policy)
                 record = to_record(task, item, prompt, outcome)
                 results.append(record)
+                if tally.learned is not None:
+                    just = await asyncio.to_thread(learn, hashiru.outcomes, task.NAME, [record])
+                    tally.learned.add(just)
                 tally.add(record)
                 tally.new += 1
                 progress.update(bar, advance=1, **_fields(tally))
@@ -122,6 +134,7 @@ def to_record(task: Task, item: Item, prompt: str, outcome: Outcome) -> Record:
         "gold": item.gold,
         "seconds": outcome.seconds,
         "employees": outcome.employees,
+        "answers": [scored(task, item, answered) for answered in outcome.answers],
     }
     result = outcome.result
     if result is None:
@@ -147,6 +160,21 @@ def to_record(task: Task, item: Item, prompt: str, outcome: Outcome) -> Record:
         resource_gib_used=result.cost.resource_gib_used,
         tool_calls=[call.name for call in result.tool_calls],
         steps=result.steps,
+    )
+
+
+def scored(task: Task, item: Item, answered: Answered) -> EmployeeScore:
+    """An employee's answer scored as the CEO's reply is: the same extraction, the same scorer."""
+    reply = answered.reply
+    prediction = extract_final_answer(reply.answer)
+    return EmployeeScore(
+        agent=reply.agent,
+        model=answered.model,
+        kind=reply.kind,
+        ask_id=reply.ask_id,
+        response=reply.answer,
+        prediction=prediction,
+        score=task.score(item, prediction),
     )
 
 

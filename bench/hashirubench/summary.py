@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class RunStats(BaseModel):
@@ -27,6 +27,26 @@ class RunStats(BaseModel):
     mean_input_tokens: float | None
     mean_output_tokens: float | None
     mean_seconds: float | None
+    # the memory the company held (hired local models, in GiB) when an item ended, on average
+    mean_resource_gib_used: float | None = None
+
+
+class EmployeeStats(BaseModel):
+    """One employee model's answers on one task, scored against the gold (HASHIRU runs only).
+
+    `right` counts solved answers (score 1): what `bench run --learn` files as good verdicts.
+    `accuracy` is right / answers with its 95% Wilson interval; `mean_score` keeps JEEBench's
+    partial credit.
+    """
+
+    task: str
+    model: str
+    answers: int
+    right: int
+    accuracy: float
+    ci_low: float
+    ci_high: float
+    mean_score: float
 
 
 class Comparison(BaseModel):
@@ -50,3 +70,4 @@ class Comparison(BaseModel):
 class Summary(BaseModel):
     runs: list[RunStats]
     comparisons: list[Comparison]
+    employees: list[EmployeeStats] = Field(default_factory=list)

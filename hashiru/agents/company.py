@@ -10,6 +10,7 @@ question at a time, so its conversation stays in order when the CEO asks several
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections import defaultdict
 from decimal import Decimal
@@ -19,7 +20,9 @@ from pydantic import BaseModel
 from hashiru.agents.context import ContextWindows, Emit
 from hashiru.agents.metering import Meter
 from hashiru.agents.roster import Employee, Roster, check_name
-from hashiru.economy.ledger import NO_RUN, Ledger
+from hashiru.agents.staffing import TYPICAL_ASK, Choice, Offer, choose
+from hashiru.economy.ledger import NO_RUN, BudgetState, Ledger
+from hashiru.economy.outcomes import Ask, Outcomes, ScoreLine, check_kind
 from hashiru.economy.prices import PriceBook
 from hashiru.errors import AgentError, ProviderError
 from hashiru.messages import Message, Usage
@@ -28,12 +31,25 @@ from hashiru.providers.discovery import survey
 from hashiru.settings import RunPolicy
 
 
+def _typical(record: dict[str, ScoreLine]) -> Usage:
+    """The tokens an ask of this kind has taken, averaged over every model's asks of it."""
+    asks = sum(line.asks for line in record.values())
+    if not asks:
+        return TYPICAL_ASK
+    return Usage(
+        input_tokens=sum(line.mean_input_tokens * line.asks for line in record.values()) // asks,
+        output_tokens=sum(line.mean_output_tokens * line.asks for line in record.values()) // asks,
+    )
+
+
 class Reply(BaseModel):
     agent: str
     answer: str
     usage: Usage
     seconds: float
     cost_usd: Decimal
+    ask_id: int
+    kind: str
 
 
 class Hire(BaseModel):
@@ -53,6 +69,8 @@ class Company:
         prices: PriceBook,
         hire_fee_usd: Decimal,
         windows: ContextWindows,
+        outcomes: Outcomes,
+        answer_value_usd: Decimal,
     ) -> None:
         self.providers = providers
         self.windows = windows
@@ -60,6 +78,9 @@ class Company:
         self.ledger = ledger
         self.prices = prices
         self.hire_fee_usd = hire_fee_usd
+        self.outcomes = outcomes
+        self.answer_value_usd = answer_value_usd
+        self.rng = random.Random()  # Thompson sampling's draws; a test may seed it
         self._desks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.reconcile()
 
@@ -73,10 +94,16 @@ class Company:
         return policy.enabled("local_agents" if local else "cloud_agents")
 
     async def hire(
-        self, meter: Meter, name: str, model: str, system_prompt: str, description: str
+        self,
+        meter: Meter,
+        name: str,
+        model: str,
+        system_prompt: str,
+        description: str,
+        kind: str = "other",
     ) -> Hire:
         """Check the model, pay the fee (or load its memory) within the workspace's budgets and
-        the run's cap, then add the employee to the roster."""
+        the run's cap, then add the employee (hired for `kind` of task) to the roster."""
         check_name(name)
         if await asyncio.to_thread(self.roster.__contains__, name):
             raise AgentError(f"An employee named {name!r} already exists; ask or fire it.")
@@ -111,6 +138,7 @@ class Company:
             system_prompt=system_prompt,
             description=description,
             local=provider.local,
+            kind=check_kind(kind),
         )
         try:
             await asyncio.to_thread(self.roster.add, employee)
@@ -119,29 +147,121 @@ class Company:
             raise
         return Hire(employee=employee, fee_usd=fee, memory_bytes=memory)
 
-    async def ask(self, meter: Meter, name: str, prompt: str, emit: Emit) -> Reply:
-        """Ask `name`; its whole conversation is kept, and each request fitted to its window."""
+    async def ask(
+        self, meter: Meter, name: str, prompt: str, emit: Emit, kind: str | None = None
+    ) -> Reply:
+        """Ask `name`; its whole conversation is kept, and each request fitted to its window.
+
+        Every ask is filed in the scorecard under `kind` (default: what the employee was hired
+        for); one that errors or answers nothing is filed as failed.
+        """
         async with self._desks[name]:
             employee = await asyncio.to_thread(self.roster.get, name)
+            kind = check_kind(kind or employee.kind)
             question = Message.user(prompt)
             conversation = [Message.system(employee.system_prompt), *employee.history, question]
             model = await self.windows.kept(meter, name, employee.model, emit, lasting=True)
             started = time.monotonic()
             try:
                 response, cost = await model.complete_with_cost(conversation)
-            except ProviderError:
-                await asyncio.to_thread(self.roster.record, name, time.monotonic() - started)
+            except ProviderError as exc:
+                seconds = time.monotonic() - started
+                await asyncio.to_thread(self.roster.record, name, seconds)
+                why = str(exc)[:300]
+                await self._file(meter, employee, kind, Usage(), Decimal(0), seconds, why)
                 raise
             seconds = time.monotonic() - started
             exchange = (question, response.as_message())
             await asyncio.to_thread(self.roster.record, name, seconds, exchange, response.usage)
+            failure = "" if response.text.strip() else "it gave an empty answer"
+            ask_id = await self._file(meter, employee, kind, response.usage, cost, seconds, failure)
         return Reply(
             agent=name,
             answer=response.text,
             usage=response.usage,
             seconds=round(seconds, 3),
             cost_usd=cost,
+            ask_id=ask_id,
+            kind=kind,
         )
+
+    async def _file(
+        self,
+        meter: Meter,
+        employee: Employee,
+        kind: str,
+        usage: Usage,
+        cost: Decimal,
+        seconds: float,
+        failure: str,
+    ) -> int:
+        """One ask's outcome in the scorecard; `failure` says why it failed ("" if it did not)."""
+        return await asyncio.to_thread(
+            self.outcomes.record_ask,
+            run_id=meter.run_id,
+            agent=employee.name,
+            model=employee.model,
+            kind=kind,
+            usage=usage,
+            usd=cost,
+            seconds=round(seconds, 3),
+            failed=bool(failure),
+            note=failure,
+        )
+
+    async def rate(self, run_id: str, name: str, verdict: str, note: str) -> Ask:
+        """Judge `name`'s latest answer in this run; AgentError when it gave none."""
+        asks = await asyncio.to_thread(self.outcomes.asks, run_id=run_id, agent=name, last=1)
+        if not asks:
+            await asyncio.to_thread(self.roster.get, name)  # AgentError for a name not hired
+            raise AgentError(f"{name!r} has not answered in this run; ask it before rating it.")
+        return await asyncio.to_thread(self.outcomes.rate, asks[0].id, verdict, "ceo", note)
+
+    async def recent_verdicts(self, employee: Employee, last: int = 5) -> list[str]:
+        """The verdicts on the employee's latest asks since it was hired, oldest first."""
+        asks = await asyncio.to_thread(
+            self.outcomes.asks,
+            agent=employee.name,
+            model=employee.model,
+            since=employee.hired_at,
+            last=last,
+        )
+        return [ask.verdict or "unjudged" for ask in asks]
+
+    async def recommend(
+        self, meter: Meter, kind: str, models: list[ModelInfo] | None = None
+    ) -> Choice:
+        """The model `auto:<kind>` hires now, of `models` (default: every hireable one): see
+        `staffing.choose`."""
+        check_kind(kind)
+
+        def read() -> tuple[dict[str, ScoreLine], set[str], BudgetState]:
+            record = {line.model: line for line in self.outcomes.scorecard(kind)}
+            return record, self.outcomes.judged_bad(meter.run_id, kind), self.ledger.state()
+
+        models = await self.hireable_models(meter.policy) if models is None else models
+        record, judged_bad, budget = await asyncio.to_thread(read)
+        offers = [self._offer(info, record, budget, meter.policy) for info in models]
+        return choose(kind, offers, record, self.answer_value_usd, self.rng, judged_bad)
+
+    def _offer(
+        self, info: ModelInfo, record: dict[str, ScoreLine], budget: BudgetState, policy: RunPolicy
+    ) -> Offer:
+        """What an ask of `info` is expected to cost, and whether the budgets allow a hire."""
+        if info.local:
+            line = record.get(info.ref)
+            cost: Decimal | None = self.prices.local_cost(line.mean_seconds if line else 0.0)
+            needed = (info.memory_bytes or 0) - budget.models_in_memory.get(info.ref, 0)
+            short = policy.enable_resource_budget and needed > budget.memory_free_bytes
+            why = "not enough free memory to load it" if short else None
+        else:
+            model = info.ref.split(":", 1)[1]
+            if self.prices.price(info.provider, model) is None:
+                return Offer(ref=info.ref, local=False, usd_per_ask=None)  # passed over: unpriced
+            cost = self.prices.cost(info.provider, model, _typical(record))
+            short = policy.enable_economy_budget and self.hire_fee_usd + cost > budget.usd_free
+            why = "the budget cannot pay its hire fee and an ask" if short else None
+        return Offer(ref=info.ref, local=info.local, usd_per_ask=cost, unavailable=why)
 
     async def fire(self, run_id: str, name: str) -> Employee:
         """Take `name` off the roster and end its hire in the ledger (freeing its memory)."""

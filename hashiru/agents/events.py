@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
 
+from hashiru.agents.staffing import Choice
 from hashiru.messages import TextDelta, Usage
 from hashiru.tools.base import to_json
 
@@ -50,6 +51,8 @@ class EmployeeAnswer(BaseModel):
     cost_usd: Decimal
     usd_free: Decimal
     memory_free_gib: Decimal
+    ask_id: int | None = None  # its outcome in the scorecard, by which it is rated
+    kind: str = "other"
 
 
 class HireReceipt(BaseModel):
@@ -62,6 +65,7 @@ class HireReceipt(BaseModel):
     memory_gib: Decimal
     usd_free: Decimal
     memory_free_gib: Decimal
+    choice: Choice | None = None  # how `auto:<kind>` chose the model, with the numbers
 
 
 class _AgentEvent(BaseModel):

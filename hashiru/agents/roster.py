@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS employees (
     system_prompt TEXT NOT NULL,
     description TEXT NOT NULL,
     local INTEGER NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'other',
     hired_at TEXT NOT NULL,
     calls INTEGER NOT NULL DEFAULT 0,
     failures INTEGER NOT NULL DEFAULT 0,
@@ -56,6 +57,7 @@ class Employee(BaseModel):
     system_prompt: str
     description: str = ""
     local: bool = True
+    kind: str = "other"  # what it was hired for; its asks are filed under it unless told
     hired_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     history: list[Message] = Field(default_factory=list)
     calls: int = 0
@@ -66,7 +68,7 @@ class Employee(BaseModel):
     def summary(self) -> dict[str, object]:
         mean = self.seconds / self.calls if self.calls else 0.0
         return self.model_dump(
-            include={"name", "model", "description", "local", "calls", "failures"}
+            include={"name", "model", "description", "local", "kind", "calls", "failures"}
         ) | {
             "input_tokens": self.usage.input_tokens,
             "output_tokens": self.usage.output_tokens,
@@ -89,6 +91,7 @@ class Roster:
         try:  # under the lock: two processes switching a new file to WAL at once, one fails
             with exclusive(path), self._db() as db:
                 db.executescript(_SCHEMA)
+                _add_kind(db)
         except sqlite3.DatabaseError as exc:
             raise ConfigError(
                 f"{path} is damaged ({exc}); move it away to start with no employees."
@@ -133,13 +136,14 @@ class Roster:
             with self._db() as db:
                 db.execute(
                     "INSERT INTO employees (name, model, system_prompt, description, local, "
-                    "hired_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    "kind, hired_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
                         employee.name,
                         employee.model,
                         employee.system_prompt,
                         employee.description,
                         employee.local,
+                        employee.kind,
                         employee.hired_at.isoformat(),
                     ),
                 )
@@ -187,6 +191,13 @@ class Roster:
                 )
 
 
+def _add_kind(db: sqlite3.Connection) -> None:
+    """Give a roster written before employees had a kind the column (all 'other')."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(employees)")}
+    if "kind" not in columns:
+        db.execute("ALTER TABLE employees ADD COLUMN kind TEXT NOT NULL DEFAULT 'other'")
+
+
 def _employee(row: sqlite3.Row, history: list[Message] | None = None) -> Employee:
     return Employee(
         name=row["name"],
@@ -194,6 +205,7 @@ def _employee(row: sqlite3.Row, history: list[Message] | None = None) -> Employe
         system_prompt=row["system_prompt"],
         description=row["description"],
         local=bool(row["local"]),
+        kind=row["kind"],
         hired_at=datetime.fromisoformat(row["hired_at"]),
         history=history or [],
         calls=row["calls"],

@@ -74,6 +74,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ledger.add_argument("--csv", action="store_true", help="every field, as CSV")
     ledger.add_argument("--run", type=a.name, help="only this run's rows")
+    scorecard = command(
+        "scorecard",
+        "scorecard:scorecard_command",
+        "How well each model did on each kind of task, and what an ask cost.",
+    )
+    scorecard.add_argument(
+        "--kind", type=a.name, help="only this kind of task: math, code, writing, ..."
+    )
+    scorecard.add_argument("--json", action="store_true", help="the lines as a JSON array")
     tools = command(
         "tools", "workspace:tools_command", "List, show, enable, disable or delete generated tools."
     )

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from hashiru import display
 from hashiru.ui import panels
 from hashiru.ui.session import MODE_LABELS
 
@@ -20,6 +21,8 @@ CSS = """
 .hashiru-gauge .bar span { display: block; height: 100%; }
 #hashiru-header { margin-bottom: 0; }
 #conversations { font-size: 0.85em; }
+#scorecard [role=gridcell], #scorecard [role=columnheader] { font-size: 12px; }
+#scorecard-note { font-size: 0.8em; opacity: 0.8; }
 """
 
 
@@ -65,6 +68,8 @@ class Controls:
     hire_prompt: gr.Textbox
     hire_description: gr.Textbox
     hire: gr.Button
+    score_kind: gr.Dropdown
+    scorecard: gr.Dataframe
     # the budget
     gauges: gr.HTML
     spend: gr.LinePlot
@@ -184,6 +189,27 @@ def _team_tab(c: Controls) -> None:
             c.hire_prompt = gr.Textbox(label="System prompt", lines=2)
             c.hire_description = gr.Textbox(label="What it is for")
             c.hire = gr.Button("Hire", variant="primary")
+        _scorecard(c)
+
+
+def _scorecard(c: Controls) -> None:
+    """Each model's record per kind of task, under the team: whom to hire next."""
+    c.score_kind = gr.Dropdown(
+        label="Scorecard: task kind",
+        choices=panels.KIND_CHOICES,
+        value=panels.ALL_KINDS,
+        elem_id="score-kind",
+    )
+    c.scorecard = gr.Dataframe(
+        headers=panels.SCORE_COLUMNS,
+        interactive=False,
+        show_label=False,
+        wrap=True,
+        column_widths=["128px", "76px", "124px", "72px", "60px", "48px", "48px", "40px", "64px"],
+        buttons=["fullscreen"],
+        elem_id="scorecard",
+    )
+    gr.Markdown(f"{display.SCORECARD_READS} {display.SCORECARD_FILLS}", elem_id="scorecard-note")
 
 
 def _budget_tab(c: Controls) -> None:

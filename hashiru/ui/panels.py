@@ -1,4 +1,5 @@
-"""The side panels' contents (conversations, team, budget, tools, memory) as rows and HTML.
+"""The side panels' contents (conversations, team, scorecard, budget, tools, memory) as rows
+and HTML.
 
 Pure functions of the workspace's state, so the chat handler can refresh them mid-turn and the
 tests can check them without a browser.
@@ -20,6 +21,7 @@ from hashiru.agents.hr_tools import Workforce
 from hashiru.agents.memory_tools import TOOL_NAMES as MEMORY_TOOL_NAMES
 from hashiru.conversations import Conversation, ConversationPage, ConversationSummary
 from hashiru.economy.ledger import NO_RUN, BudgetState, Entry
+from hashiru.economy.outcomes import KINDS
 from hashiru.economy.resources import gib
 from hashiru.runtime import Hashiru
 from hashiru.settings import RunPolicy
@@ -28,6 +30,10 @@ from hashiru.transcript import WHERE
 
 CONVERSATION_COLUMNS = ["conversation", "when", "USD"]
 TEAM_COLUMNS = ["name", "model", "where", "calls", "fails", "USD", "mean s"]
+SCORE_COLUMNS = list(display.SCORE_COLUMNS)
+ALL_KINDS = "all"
+KIND_CHOICES = [ALL_KINDS, *KINDS]
+"""The scorecard's filter: every kind, or one."""
 LEDGER_COLUMNS = ["#", "time", "kind", "agent", "model", "tokens", "USD"]
 TOOL_COLUMNS = ["name", "origin", "v", "state", "description"]
 MEMORY_COLUMNS = ["id", "kind", "text", "recalls", "created"]
@@ -82,6 +88,12 @@ def team_rows(hashiru: Hashiru) -> list[list[Any]]:
             ]
         )
     return rows
+
+
+def score_rows(hashiru: Hashiru, kind: str | None = None) -> list[list[Any]]:
+    """Each model's record per kind (on `kind` only, if given), best first within a kind.
+    Blocking: SQLite."""
+    return [display.score_row(line).cells() for line in hashiru.scorecard(kind)]
 
 
 def budget_html(state: BudgetState) -> str:

@@ -45,6 +45,7 @@ class Session:
     chat: list[ChatItem] = field(default_factory=list)  # what the chat shows
     listed: list[ConversationSummary] = field(default_factory=list)  # the list's rows
     query: str = ""  # what the list is searched for
+    score_kind: str | None = None  # the kind the Team tab's scorecard shows; None: every kind
     running: bool = False
     pending: asyncio.Future[bool] | None = None  # a tool awaiting the person's approval
 

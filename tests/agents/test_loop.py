@@ -152,11 +152,19 @@ async def test_wall_clock_cap(make_hashiru: MakeCompany) -> None:
     [
         (
             {},
-            {"get_budget", "ask_agent", "list_agents", "list_models", "hire_agent", "fire_agent"},
+            {
+                "get_budget",
+                "ask_agent",
+                "rate_agent",
+                "list_agents",
+                "list_models",
+                "hire_agent",
+                "fire_agent",
+            },
         ),
         (
             {"enable_agent_creation": False},
-            {"get_budget", "ask_agent", "list_agents", "list_models"},
+            {"get_budget", "ask_agent", "rate_agent", "list_agents", "list_models"},
         ),
         ({"enable_local_agents": False, "enable_cloud_agents": False}, {"get_budget"}),
     ],

@@ -8,7 +8,7 @@ from rich.console import Console
 
 from bench.hashirubench.report import _print
 from bench.hashirubench.stats import wilson
-from bench.hashirubench.summary import Comparison, RunStats, Summary
+from bench.hashirubench.summary import Comparison, EmployeeStats, RunStats, Summary
 
 
 def run(system: str, model: str, solved: int) -> RunStats:
@@ -42,6 +42,18 @@ def test_the_report_fits_80_columns_and_cuts_nothing() -> None:
                 baseline_mean_seconds=0.5,
             )
         ],
+        employees=[
+            EmployeeStats(
+                task="jeebench",
+                model="ollama:qwen2.5-coder:32b-instruct-q4_K_M",
+                answers=120,
+                right=57,
+                accuracy=0.475,
+                ci_low=0.39,
+                ci_high=0.56,
+                mean_score=0.51,
+            )
+        ],
     )
     console = Console(width=80, record=True)
     _print(summary, console)
@@ -50,3 +62,6 @@ def test_the_report_fits_80_columns_and_cuts_nothing() -> None:
     for shown in ("gsm8k · hashiru", "gsm8k · baseline", model, "37.5%", "3.25", "1234/56"):
         assert shown in text
     assert "38% / 25%" in text and "2 / 1" in text and "of 8 items, 1 failed" in text
+    assert (
+        "qwen2.5-coder" in text and "| 120 " in text.replace("│", "|") and "47.5% (39%-56%)" in text
+    )

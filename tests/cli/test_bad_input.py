@@ -35,8 +35,10 @@ BAD: list[tuple[list[str], str]] = [
     *refused(["budget", "set"], "--usd", (*NOT_NUMBERS, "-5", "1e30")),
     *refused(["budget", "set"], "--memory-gib", (*NOT_NUMBERS, "0", "-1", "1e30")),
     (["budget", "--usd", "3"], "hashiru budget set"),
-    # ledger, fire, tools
+    # ledger, scorecard, fire, tools
     *refused(["ledger"], "--run", ("",)),
+    *refused(["scorecard"], "--kind", ("",)),
+    (["scorecard", "--kind", "poetry"], "Unknown task kind 'poetry'"),
     (["fire", ""], "argument name: is empty"),
     (["fire", "ghost"], "No employee named 'ghost'"),
     (["tools", "show"], "Say which tool"),

@@ -50,6 +50,7 @@ def heavy(modules: set[str]) -> list[str]:
         (["agents", "--json"], 0),
         (["budget"], 0),
         (["ledger"], 0),
+        (["scorecard", "--json"], 0),
         (["fire", "nobody"], 1),
         (["tools"], 0),
     ],

@@ -1,13 +1,16 @@
-"""A ledger on a temporary file and short ways to reserve, settle and hire on it."""
+"""A ledger on a temporary file and short ways to reserve, settle and hire on it; a
+scorecard's earlier record."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from hashiru.economy.ledger import Ledger, Reservation
+from hashiru.economy.outcomes import Outcomes
 from hashiru.economy.resources import GIB
 from hashiru.messages import Usage
 
@@ -43,3 +46,29 @@ def hire(
         memory_bytes=int(gib * GIB),
         **kw,
     )
+
+
+def file_asks(
+    outcomes: Outcomes,
+    model: str,
+    kind: str,
+    verdicts: Iterable[str],
+    usd: str = "0",
+    seconds: float = 1.0,
+    source: str = "bench",
+) -> None:
+    """An earlier record: one ask per verdict, "good" or "bad" (rated by `source`), "failed",
+    or "" (left unjudged), each of 100 tokens in and 20 out."""
+    for verdict in verdicts:
+        ask = outcomes.record_ask(
+            run_id="earlier",
+            agent="e",
+            model=model,
+            kind=kind,
+            usage=Usage(input_tokens=100, output_tokens=20),
+            usd=Decimal(usd),
+            seconds=seconds,
+            failed=verdict == "failed",
+        )
+        if verdict in ("good", "bad"):
+            outcomes.rate(ask, verdict, source)

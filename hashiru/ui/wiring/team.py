@@ -1,4 +1,5 @@
-"""The Team tab: hire an employee by hand, or fire one, outside any run (no run id)."""
+"""The Team tab: hire an employee by hand, or fire one, outside any run (no run id); pick the
+kind of task the scorecard shows."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import gradio as gr
 
 from hashiru.economy.ledger import NO_RUN
 from hashiru.errors import HashiruError
+from hashiru.ui import panels
 from hashiru.ui.layout import Controls
 from hashiru.ui.wiring import updates
 from hashiru.ui.wiring.common import QUIET
@@ -48,6 +50,14 @@ def wire_team(app: App, c: Controls) -> None:
             gr.Warning(str(exc))
         return await asyncio.to_thread(updates.company, app, c, session)
 
+    async def score_kind(kind: str, request: gr.Request) -> Updates:
+        """The scorecard on `kind` (or every kind), kept for this session's refreshes."""
+        session = app.session(request)
+        session.score_kind = None if kind == panels.ALL_KINDS else kind
+        rows = await asyncio.to_thread(panels.score_rows, session.hashiru, session.score_kind)
+        return {c.scorecard: rows}
+
     c.fire.click(fire, [c.fire_choices], outputs, **QUIET)
     hiring = [c.hire_name, c.hire_model, c.hire_prompt, c.hire_description]
     c.hire.click(hire, hiring, outputs, **QUIET)
+    c.score_kind.input(score_kind, [c.score_kind], [c.scorecard], **QUIET)

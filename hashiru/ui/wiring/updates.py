@@ -1,9 +1,10 @@
 """The panels' new contents as Gradio updates, keyed by the components they fill.
 
-Every hire, call and fire moves the team and the budget together (`company`); the session's
-switches and the toolsmith move the tools (`tools`); each turn moves the conversation list
-(`conversation_list`). They read SQLite and the tool registry, so an async handler calls them
-through `asyncio.to_thread`; Gradio runs sync handlers on its worker threads already.
+Every hire, call and fire moves the team, its scorecard and the budget together (`company`);
+the session's switches and the toolsmith move the tools (`tools`); each turn moves the
+conversation list (`conversation_list`). They read SQLite and the tool registry, so an async
+handler calls them through `asyncio.to_thread`; Gradio runs sync handlers on its worker threads
+already.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ Updates = dict[Block, Any]
 
 def company_outputs(c: Controls) -> list[Block]:
     """The components `company` fills."""
-    return [c.team, c.fire_choices, c.gauges, c.ledger, c.spend]
+    return [c.team, c.fire_choices, c.scorecard, c.gauges, c.ledger, c.spend]
 
 
 def company(app: App, c: Controls, session: Session, fired: bool = False) -> Updates:
@@ -38,11 +39,16 @@ def company(app: App, c: Controls, session: Session, fired: bool = False) -> Upd
 
 def team(c: Controls, session: Session, fired: bool = False) -> Updates:
     """The team, and the names to fire; the person's pick stays unless it was just `fired`
-    (the refresh every few seconds must not undo a pick made a moment before clicking Fire)."""
+    (the refresh every few seconds must not undo a pick made a moment before clicking Fire);
+    and the scorecard, on the kind this session picked."""
     rows = panels.team_rows(session.hashiru)
     names = [row[0] for row in rows]
     pick = {"value": None} if fired else {}
-    return {c.team: rows, c.fire_choices: gr.Dropdown(choices=names, **pick)}
+    return {
+        c.team: rows,
+        c.fire_choices: gr.Dropdown(choices=names, **pick),
+        c.scorecard: panels.score_rows(session.hashiru, session.score_kind),
+    }
 
 
 def budget(app: App, c: Controls, session: Session) -> Updates:
