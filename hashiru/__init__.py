@@ -78,6 +78,11 @@ _EXPORTS: dict[str, str] = {
     "PriceBook": "hashiru.economy.prices",
     "Sandbox": "hashiru.tools.sandbox",
     "SandboxConfig": "hashiru.tools.sandbox",
+    # MCP servers whose tools the CEO uses (`Hashiru.mcp`), as configured in hashiru.toml
+    "McpServers": "hashiru.tools.mcp",
+    "McpServerStatus": "hashiru.tools.mcp:ServerStatus",
+    "McpServerSettings": "hashiru.settings",
+    "McpError": "hashiru.errors",
     "ChromaMemoryStore": "hashiru.memory.store",
     "MemoryConfig": "hashiru.memory.store",
     "MiniLMEmbedding": "hashiru.memory.embedding",

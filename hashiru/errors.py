@@ -95,3 +95,8 @@ class ConversationError(HashiruError):
 class OutcomeError(HashiruError):
     """A verdict the scorecard cannot take (an unknown or failed ask, one already rated, a bad
     verdict or task kind): nothing was recorded; the message says what to do instead."""
+
+
+class McpError(HashiruError):
+    """An MCP server would not start, stopped, did not answer in time, or refused a call. The
+    message names the server and never holds a value from its `env` or `headers`."""

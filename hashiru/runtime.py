@@ -28,7 +28,7 @@ from hashiru.agents.memory_tools import TOOL_NAMES as MEMORY_TOOL_NAMES
 from hashiru.agents.memory_tools import brief, memory_tools, recall_message
 from hashiru.agents.metering import Meter, MeterConfig
 from hashiru.agents.roster import CEO, Roster
-from hashiru.agents.toolsmith import Approver, Toolsmith, refuse_all
+from hashiru.agents.toolsmith import Approver, ToolRequest, Toolsmith, refuse_all
 from hashiru.conversations import (
     PAGE_SIZE,
     Conversation,
@@ -47,8 +47,10 @@ from hashiru.providers import Provider, Providers
 from hashiru.providers.discovery import default_ceo_model
 from hashiru.settings import RunPolicy, Settings
 from hashiru.tools import Tool
+from hashiru.tools.mcp import Ask, McpCall, McpServers
 from hashiru.tools.registry import ToolRegistry
 from hashiru.tools.sandbox import Sandbox, SandboxConfig
+from hashiru.tools.search import SearchConfig
 from hashiru.tools.web import FetchConfig
 
 if TYPE_CHECKING:  # Chroma and the embedding model load only when memory is first used
@@ -114,8 +116,10 @@ class Hashiru:
             self.sandbox,
             workspace=settings.workspace_dir,
             fetch=FetchConfig.from_settings(settings),
+            search=SearchConfig.from_settings(settings),
             tool_imports=settings.tool_imports,
         )
+        self.mcp = McpServers.from_settings(settings)
         self.conversations = ConversationStore(settings.home / "conversations.sqlite")
         self._meter_config = MeterConfig.from_settings(settings)
         self._memory: ChromaMemoryStore | None = None
@@ -152,14 +156,27 @@ class Hashiru:
         workforce: Workforce,
         emit: Callable[[Event], None],
         approve: Approver = refuse_all,
+        mcp: Sequence[Tool] = (),
     ) -> list[Tool]:
         """The CEO's tools right now, as the run's policy (its meter's) allows: workforce tools,
-        memory tools, built-ins and the tools it made."""
+        memory tools, built-ins, the tools it made and `mcp` (the MCP servers' tools, from
+        `mcp_tools`; no tool it makes may take their names)."""
         tools = hr_tools(self.company, meter, workforce, emit)
         if meter.policy.enable_memory:
             tools += memory_tools(self.memory, meter.run_id)
-        reserved = (*HR_TOOL_NAMES, *MEMORY_TOOL_NAMES)
-        return tools + self.toolsmith.tools(meter.run_id, meter.policy, approve, reserved)
+        reserved = (*HR_TOOL_NAMES, *MEMORY_TOOL_NAMES, *(t.name for t in mcp))
+        tools += self.toolsmith.tools(meter.run_id, meter.policy, approve, reserved)
+        return [*tools, *mcp] if meter.policy.enable_tool_invocation else tools
+
+    async def mcp_tools(
+        self, approve: Approver = refuse_all, policy: RunPolicy | None = None
+    ) -> list[Tool]:
+        """The enabled MCP servers' tools where the policy lets the CEO call tools, starting
+        the servers (a server that does not start is left out: `mcp.unavailable()` says why).
+        `approve` is asked before a call where the server's approval setting says to."""
+        if not (policy or self.policy).enable_tool_invocation:
+            return []
+        return await self.mcp.tools(_asking(approve))
 
     @property
     def memory(self) -> ChromaMemoryStore:
@@ -183,9 +200,13 @@ class Hashiru:
         emit(MemoriesRecalled(memories=[brief(r) for r in recalled]))
         return [recall_message(recalled)]
 
+    def _mcp_notes(self, policy: RunPolicy) -> list[str]:
+        """What the CEO is told once: the MCP servers whose tools it is not offered, and why."""
+        return self.mcp.unavailable() if policy.enable_tool_invocation else []
+
     async def aclose(self) -> None:
-        """Stop the sandbox's warm workers."""
-        await self.sandbox.aclose()
+        """Stop the sandbox's warm workers and the MCP servers this process started."""
+        await asyncio.gather(self.sandbox.aclose(), self.mcp.aclose())
 
     async def run(
         self,
@@ -227,14 +248,15 @@ class Hashiru:
             ceo_ref = await self.ceo_model(policy)
             recalled = await self.recall(task, emit, policy)
             messages += [*recalled, Message.user(with_attachments(task, attachments))]
+            mcp = await self.mcp_tools(approve, policy)
             outcome = await run_loop(
                 await self.windows.kept(meter, CEO, ceo_ref, emit),
                 messages,
-                lambda: self.tools(meter, workforce, emit, approve),
+                lambda: self.tools(meter, workforce, emit, approve, mcp),
                 emit,
                 max_steps=policy.max_steps,
                 max_seconds=policy.max_seconds,
-                notices=meter.notices,
+                notices=_first_saying(self._mcp_notes(policy), meter.notices),
             )
         except HashiruError as exc:
             await self._mark_failed(exc, run_id)
@@ -402,6 +424,34 @@ class NextTurn:
         turn.events = [to_record(event) for event in merged(self.events)]
         self.conversation.policy = policy
         await asyncio.to_thread(store.save_turns, self.conversation, [*self.earlier, turn])
+
+
+def _asking(approve: Approver) -> Ask:
+    """An MCP call put to the run's approver as the ToolRequest every approver reads."""
+
+    async def ask(call: McpCall) -> bool:
+        request = ToolRequest(
+            name=call.name,
+            description=call.description,
+            server=call.server,
+            arguments=call.arguments,
+            until_exit=call.until_exit,
+        )
+        return await approve(request)
+
+    return ask
+
+
+def _first_saying(notes: list[str], notices: Callable[[], list[str]]) -> Callable[[], list[str]]:
+    """`notices`, with `notes` said once, the first time notices are asked for."""
+    pending = list(notes)
+
+    def said() -> list[str]:
+        first = pending.copy()
+        pending.clear()
+        return first + notices()
+
+    return said
 
 
 def _with_cap(policy: RunPolicy, budget_usd: Decimal | None) -> RunPolicy:

@@ -7,13 +7,22 @@ SDKs use (`OLLAMA_HOST`, `GEMINI_API_KEY`, ...). A bad value is one line naming 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Any, Literal, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from hashiru.errors import ConfigError
 
@@ -38,6 +47,7 @@ _ENV_ALIASES: dict[str, tuple[str, ...]] = {
     "gemini_base_url": ("GOOGLE_GEMINI_BASE_URL",),
     "anthropic_api_key": ("ANTHROPIC_API_KEY",),
     "anthropic_base_url": ("ANTHROPIC_BASE_URL",),
+    "brave_api_key": ("BRAVE_API_KEY",),
 }
 
 
@@ -62,6 +72,48 @@ class ModelSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     context_tokens: int | None = Field(None, ge=256)  # its window, where the backend does not say
+
+
+MCP_SERVER_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
+"""A server's name: short, and safe inside a tool name `<server>__<tool>` every provider takes."""
+
+
+class McpServerSettings(BaseModel):
+    """One MCP server (`[mcp_servers.NAME]` in hashiru.toml): a `command` HASHIRU starts (stdio)
+    or a `url` it connects to (streamable HTTP). `env` and `headers` may hold secrets, so they
+    are SecretStr: never shown."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    env: dict[str, SecretStr] = Field(default_factory=dict)
+    cwd: Path | None = None
+    url: str | None = None
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
+    enabled: bool = True
+    # before a tool of the server runs: ask every call, the first call per process, or never;
+    # None: "once" for a command (it runs code on this machine), "never" for a url
+    approval: Literal["always", "once", "never"] | None = None
+    timeout: float = Field(60.0, gt=0, allow_inf_nan=False)  # seconds per call (and to start)
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> Self:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("give either command (a program to start) or url, not both")
+        if self.url is not None and (self.args or self.env or self.cwd):
+            raise ValueError("args, env and cwd are for a command, not a url")
+        if self.command is not None and self.headers:
+            raise ValueError("headers are for a url, not a command")
+        return self
+
+    @property
+    def transport(self) -> Literal["stdio", "http"]:
+        return "stdio" if self.command is not None else "http"
+
+    @property
+    def approval_mode(self) -> Literal["always", "once", "never"]:
+        return self.approval or ("once" if self.transport == "stdio" else "never")
 
 
 class _Choices(BaseModel):
@@ -125,6 +177,13 @@ class Settings(_Choices):
     compaction_model: str | None = None  # writes the summaries; None: each agent's own model
     ollama_num_ctx: int = Field(8192, ge=512)  # the most context Ollama is asked to hold (KV cache)
 
+    mcp_servers: dict[str, McpServerSettings] = Field(default_factory=dict)  # by server name
+    # web_search: "auto" picks SearXNG when searxng_url is set, else Brave with a key, else ddgs
+    web_search_backend: Literal["auto", "searxng", "brave", "ddgs"] = "auto"
+    searxng_url: str | None = None  # your SearXNG instance (its JSON API must be enabled)
+    brave_api_key: SecretStr | None = None
+    web_search_max_results: int = Field(10, ge=1, le=50)
+
     workspace: Path | None = None  # the file tools' folder; None: HASHIRU_HOME/workspace
     tool_imports: tuple[str, ...] = ()  # modules beyond the standard library a tool may import
     sandbox_cpu_seconds: int = Field(5, ge=1)
@@ -150,6 +209,14 @@ class Settings(_Choices):
     anthropic_api_key: SecretStr | None = None
     anthropic_base_url: str | None = None
     anthropic_default_model: str = "claude-sonnet-4-6"
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _server_names(cls, servers: dict[str, McpServerSettings]) -> dict[str, McpServerSettings]:
+        for name in servers:
+            if not re.fullmatch(MCP_SERVER_NAME, name):
+                raise ValueError(f"name {name!r}: use up to 32 letters, digits, '-' or '_'")
+        return servers
 
     def policy(self) -> RunPolicy:
         """The run policy these settings give when a run or session chooses nothing else."""
@@ -191,13 +258,21 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
 
 
+_TABLES = frozenset({"prices", "models", "mcp_servers"})
+"""Settings that are tables in hashiru.toml, with no environment variable of their own."""
+
+
 def _one_line(exc: ValidationError, settings: bool) -> str:
     """The first problem, naming where a setting comes from, or the run policy's field."""
     error = exc.errors()[0]
     name = ".".join(str(part) for part in error["loc"]) or "settings"
     if error["type"] == "extra_forbidden":
         return f"Unknown setting '{name}' (check hashiru.toml for a typo)."
-    shown = "***" if "key" in name else repr(error.get("input"))
-    source = "in hashiru.toml" if "." in name else f"HASHIRU_{name.upper()}"  # a table's key
+    value = error.get("input")
+    secret = any(word in name for word in ("key", "env", "headers"))
+    # a table is not shown: it may hold a secret (an MCP server's env or headers)
+    got = "" if isinstance(value, dict) else f", got {'***' if secret else repr(value)}"
+    in_toml = "." in name or name in _TABLES
+    source = "in hashiru.toml" if in_toml else f"HASHIRU_{name.upper()}"
     where = f"setting '{name}' ({source})" if settings else f"'{name}' for a run"
-    return f"Invalid {where}: {error['msg']}, got {shown}."
+    return f"Invalid {where}: {error['msg']}{got}."

@@ -36,7 +36,7 @@ ChatItem = dict[str, Any]
 """One Gradio chat message: role, content and, for a step, metadata."""
 
 RESULT_LIMIT = 4000
-WHERE = {"app": "the app", "api": "the API", "cli": "the terminal"}
+WHERE = {"app": "the app", "api": "the API", "cli": "the terminal", "mcp": "an MCP client"}
 
 
 class Transcript:

@@ -1,11 +1,18 @@
-"""Test isolation: a temporary HASHIRU_HOME, no provider keys, and no traffic beyond 127.0.0.1."""
+"""Test isolation: a temporary HASHIRU_HOME, no provider keys, and no traffic beyond 127.0.0.1.
+
+Two guards refuse other addresses: one on Python's sockets, and one on the HTTP client of `ddgs`
+(web_search's default backend), whose Rust client (primp) opens sockets Python never sees.
+"""
 
 from __future__ import annotations
 
 import os
 import socket
+from typing import Any
+from urllib.parse import urlparse
 
 import pytest
+from ddgs.http_client import HttpClient
 
 _PROVIDER_ENV = (
     "OLLAMA_HOST",
@@ -14,6 +21,7 @@ _PROVIDER_ENV = (
     "GOOGLE_GEMINI_BASE_URL",
     "ANTHROPIC_API_KEY",
     "ANTHROPIC_BASE_URL",
+    "BRAVE_API_KEY",
 )
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 _real_connect = socket.socket.connect
@@ -29,9 +37,21 @@ def _guarded_connect(self: socket.socket, address: object) -> None:
     return _real_connect(self, address)
 
 
+_real_request = HttpClient.request
+
+
+def _guarded_request(self: HttpClient, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+    host = urlparse(url).hostname
+    if host not in _LOOPBACK:
+        refused_connections.append(url)
+        raise ConnectionRefusedError(f"tests may only connect to 127.0.0.1, not {url}")
+    return _real_request(self, method, url, *args, **kwargs)
+
+
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+    monkeypatch.setattr(HttpClient, "request", _guarded_request)
     for name in _PROVIDER_ENV:
         monkeypatch.delenv(name, raising=False)
     for name in list(os.environ):

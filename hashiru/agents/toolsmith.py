@@ -9,6 +9,7 @@ never in this process.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable, Collection
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,16 +23,38 @@ from hashiru.tools.files import file_tools
 from hashiru.tools.generated import as_tool, check_code, check_name, check_schema
 from hashiru.tools.registry import ToolRegistry
 from hashiru.tools.sandbox import Sandbox, SandboxError
+from hashiru.tools.search import SearchConfig, search_tools
 from hashiru.tools.web import FetchConfig, web_tools
 
 
 class ToolRequest(BaseModel):
-    """What the user is asked to approve."""
+    """What the user is asked to approve: a tool the CEO wrote (enable it?), or a call to an
+    MCP server's tool (run it?) when `server` is set."""
 
     name: str
     description: str
-    code: str
-    needs_network: bool
+    code: str = ""  # a written tool's code
+    needs_network: bool = False
+    server: str | None = None  # the MCP server whose tool the CEO wants to call
+    arguments: dict[str, Any] = Field(default_factory=dict)  # that call's arguments
+    until_exit: bool = False  # approving the call approves the server's calls until exit
+
+    @property
+    def question(self) -> str:
+        """What the person answers yes or no to."""
+        if self.server is None:
+            return "Enable it?"
+        if self.until_exit:
+            return f"Allow it, and the later calls to {self.server}'s tools until HASHIRU exits?"
+        return "Allow this call?"
+
+    @property
+    def shown(self) -> tuple[str, str]:
+        """What the person reads before answering, and its language: the code, or the call's
+        arguments as JSON."""
+        if self.server is None:
+            return self.code, "python"
+        return json.dumps(self.arguments, indent=2, ensure_ascii=False), "json"
 
 
 Approver = Callable[[ToolRequest], Awaitable[bool]]
@@ -52,12 +75,14 @@ class Toolsmith:
         *,
         workspace: Path,
         fetch: FetchConfig,
+        search: SearchConfig,
         tool_imports: tuple[str, ...] = (),
     ) -> None:
         self.registry = registry
         self.sandbox = sandbox
         self.workspace = workspace
         self.fetch = fetch
+        self.search = search
         self.tool_imports = tool_imports
 
     def tools(
@@ -86,7 +111,12 @@ class Toolsmith:
             """Run Python in a sandbox (no network, no files outside a scratch folder)."""
             return await sandbox.run_python(code)
 
-        return [tool(run_python), *file_tools(self.workspace), *web_tools(self.fetch)]
+        return [
+            tool(run_python),
+            *file_tools(self.workspace),
+            *web_tools(self.fetch),
+            *search_tools(self.search),
+        ]
 
     def generated_tools(self) -> list[Tool]:
         return [

@@ -7,6 +7,9 @@ nothing but the standard library; a command imports what it uses when it runs.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
 
 from hashiru import __version__
 from hashiru.cli import arguments as a
@@ -93,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     memory_help = "List, search, add, delete, export or import memories."
     _memory(command("memory", "memory:memory_command", memory_help))
 
+    mcp_help = "Add, list, test or remove the MCP servers whose tools the CEO uses; or serve."
+    _mcp(command("mcp", "mcp:mcp_command", mcp_help))
+
     ui = command(
         "ui", "app:ui_command", "Open the app: chat with the CEO, see the team and budget."
     )
@@ -137,6 +143,134 @@ def _memory(memory: argparse.ArgumentParser) -> None:
     export.add_argument("file", type=a.writable_file)
     restore = actions.add_parser("import", help="add the memories in a JSONL file")
     restore.add_argument("file", type=a.readable_file)
+
+
+def _mcp(mcp: argparse.ArgumentParser) -> None:
+    """`mcp add NAME -- COMMAND [ARGS...] | add NAME --url URL | list | test NAME | remove NAME |
+    enable NAME | disable NAME | serve`."""
+    actions = mcp.add_subparsers(
+        dest="action", required=True, metavar="ACTION", parser_class=_CommandAfterDashes
+    )
+    add = actions.add_parser(
+        "add",
+        help="add a server to hashiru.toml: a command to start (stdio), or a URL (HTTP)",
+        epilog="Values of --env and --header go to hashiru.toml (made 0600), never to output.",
+    )
+    add.add_argument(
+        "name",
+        type=a.name,
+        metavar="NAME",
+        help="letters, digits, '-' or '_'; its tools: NAME__tool",
+    )
+    add.add_argument(
+        "command",
+        nargs="*",
+        metavar="-- COMMAND [ARGS]",
+        help="the program that speaks MCP on stdin and stdout, after `--`",
+    )
+    add.add_argument(
+        "--url", type=mcp_url, metavar="URL", help="a streamable HTTP server's URL, not a command"
+    )
+    add.add_argument(
+        "--env",
+        type=pair("="),
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an environment variable for the command (repeat for more)",
+    )
+    add.add_argument("--cwd", type=folder, metavar="FOLDER", help="the folder the command runs in")
+    add.add_argument(
+        "--header",
+        type=pair(":"),
+        action="append",
+        default=[],
+        metavar="'KEY: VALUE'",
+        help="an HTTP header sent to the URL (repeat for more)",
+    )
+    add.add_argument(
+        "--approval",
+        choices=["always", "once", "never"],
+        help="ask before each call, the first call, or never (default: once for a command, "
+        "never for a URL)",
+    )
+    add.add_argument(
+        "--timeout",
+        type=a.seconds,
+        metavar="SECONDS",
+        help="seconds per call and to start (default 60)",
+    )
+    add.add_argument("--disabled", action="store_true", help="add it switched off")
+    add.add_argument("--replace", action="store_true", help="replace a server of this name")
+
+    listing = actions.add_parser("list", help="each server: does it start, and its tools")
+    listing.add_argument("--json", action="store_true", help="the servers as a JSON array")
+    for action, help in (
+        ("test", "start a server and list its tools; exit status 1 if it does not work"),
+        ("remove", "remove a server from hashiru.toml"),
+        ("enable", "offer a server's tools to the CEO again"),
+        ("disable", "keep a server in hashiru.toml, but offer none of its tools"),
+    ):
+        actions.add_parser(action, help=help).add_argument("name", type=a.name)
+
+    serve = actions.add_parser(
+        "serve", help="be an MCP server: any MCP client can hand tasks to this company"
+    )
+    serve.add_argument("--http", action="store_true", help="streamable HTTP, not stdio")
+    serve.add_argument("--host", type=a.name, help="with --http: the address (default 127.0.0.1)")
+    serve.add_argument(
+        "--port", type=a.count(0, 65535), help="with --http: the port (default 8765; 0: any free)"
+    )
+    serve.add_argument("--token", type=a.name, help="with --http: the bearer token clients send")
+
+
+class _CommandAfterDashes(argparse.ArgumentParser):
+    """Everything after the first `--` is the command, whatever it looks like:
+    `mcp add NAME --env K=V -- uvx server --flag` (plain argparse, having matched NAME, would
+    refuse the words after `--` once an option came between)."""
+
+    def parse_known_args(
+        self, args: list[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        if args is None or "--" not in args or not any(x.dest == "command" for x in self._actions):
+            return super().parse_known_args(args, namespace)
+        cut = args.index("--")
+        namespace, extras = super().parse_known_args(args[:cut], namespace)
+        namespace.command = [*namespace.command, *args[cut + 1 :]]
+        return namespace, extras
+
+
+def pair(separator: str) -> Callable[[str], tuple[str, str]]:
+    """`KEY<separator>VALUE`, as --env (=) and --header (:) take it; the value is never shown."""
+
+    def key_and_value(text: str) -> tuple[str, str]:
+        key, found, value = text.partition(separator)
+        if not found or not key.strip():  # not echoed: it may be the secret, its key forgotten
+            shown = "KEY=VALUE" if separator == "=" else "'KEY: VALUE'"
+            raise argparse.ArgumentTypeError(f"give {shown} (what you typed is not shown)")
+        return key.strip(), value.strip()
+
+    return key_and_value
+
+
+def mcp_url(text: str) -> str:
+    """An http(s) URL with a host (not echoed if refused: its query may hold a key)."""
+    try:
+        parts = urlsplit(text)
+        good = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # a bad port or IPv6 address
+        good = False
+    if not good:
+        raise argparse.ArgumentTypeError("give an http:// or https:// URL with a host")
+    return text
+
+
+def folder(text: str) -> str:
+    """A folder that exists, as an absolute path (the server may start from anywhere)."""
+    path = Path(text).expanduser()
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"no folder {text}")
+    return str(path.resolve())
 
 
 def _policy_flags(parser: argparse.ArgumentParser) -> None:

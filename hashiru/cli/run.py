@@ -82,17 +82,26 @@ def policy_for(hashiru: Hashiru, conversation: Conversation, args: argparse.Name
 
 
 def approver(yes: bool) -> Approver:
-    """--yes approves new tools; a terminal asks; anything else refuses (enable them later)."""
+    """--yes approves new tools and MCP calls; a terminal asks; anything else refuses (enable
+    generated tools later; an MCP server's `approval = "never"` lets its calls run unasked)."""
 
     async def approve_all(request: ToolRequest) -> bool:
         return True
 
     async def ask(request: ToolRequest) -> bool:
-        network = " [bold red]with network access[/]" if request.needs_network else ""
         about = escape(request.description)
-        errors.print(f"\nThe CEO wrote a tool [bold]{request.name}[/]{network}: {about}")
-        errors.print(Syntax(request.code, "python", line_numbers=True))
-        return await asyncio.to_thread(Confirm.ask, "Enable it?", console=errors, default=False)
+        if request.server is None:
+            network = " [bold red]with network access[/]" if request.needs_network else ""
+            errors.print(f"\nThe CEO wrote a tool [bold]{request.name}[/]{network}: {about}")
+        else:
+            server = escape(request.server)
+            errors.print(
+                f"\nThe CEO wants to call [bold]{request.name}[/] ({about}) on MCP server {server}:"
+            )
+        text, language = request.shown
+        errors.print(Syntax(text, language, line_numbers=request.server is None))
+        question = escape(request.question)
+        return await asyncio.to_thread(Confirm.ask, question, console=errors, default=False)
 
     if yes:
         return approve_all

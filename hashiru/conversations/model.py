@@ -14,7 +14,7 @@ from hashiru.errors import ConversationError
 from hashiru.messages import Message
 from hashiru.settings import RunPolicy
 
-Source = Literal["app", "api", "cli"]
+Source = Literal["app", "api", "cli", "mcp"]
 
 TITLE_CHARS = 200
 """The longest title a person may give; one made from a first message is cut shorter."""

@@ -84,6 +84,9 @@ class Controls:
     disable_tool: gr.Button
     delete_tool: gr.Button
     tool_code: gr.Code
+    mcp_note: gr.Markdown
+    mcp_tools: gr.Dataframe
+    mcp_check: gr.Button
     # the memory
     memory_query: gr.Textbox
     memory_search: gr.Button
@@ -234,7 +237,7 @@ def _tools_tab(c: Controls) -> None:
             interactive=False,
             elem_id="tools",
             wrap=True,
-            max_height=1200,  # every tool at once: a list to read, not to scroll
+            max_height=2400,  # every tool at once: a list to read, not to scroll
             column_widths=["26%", "17%", "7%", "15%", "35%"],
         )
         with gr.Row():
@@ -243,6 +246,16 @@ def _tools_tab(c: Controls) -> None:
             c.disable_tool = gr.Button("Disable", size="sm")
             c.delete_tool = gr.Button("Delete", size="sm", variant="stop")
         c.tool_code = gr.Code(language="python", interactive=False, label="Code")
+        c.mcp_note = gr.Markdown("*Starting the MCP servers…*", elem_id="mcp-note")
+        c.mcp_tools = gr.Dataframe(
+            headers=panels.MCP_COLUMNS,
+            interactive=False,
+            elem_id="mcp-tools",
+            wrap=True,
+            max_height=1200,  # like the tools above: every row at once
+            column_widths=["32%", "18%", "15%", "35%"],
+        )
+        c.mcp_check = gr.Button("Check the MCP servers again", size="sm")
 
 
 def _memory_tab(c: Controls) -> None:

@@ -1,5 +1,5 @@
-"""The side panels' contents (conversations, team, scorecard, budget, tools, memory) as rows
-and HTML.
+"""The side panels' contents (conversations, team, scorecard, budget, tools, MCP servers,
+memory) as rows and HTML.
 
 Pure functions of the workspace's state, so the chat handler can refresh them mid-turn and the
 tests can check them without a browser.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -26,6 +27,7 @@ from hashiru.economy.resources import gib
 from hashiru.runtime import Hashiru
 from hashiru.settings import RunPolicy
 from hashiru.tools import Tool
+from hashiru.tools.mcp import ServerStatus
 from hashiru.transcript import WHERE
 
 CONVERSATION_COLUMNS = ["conversation", "when", "USD"]
@@ -36,8 +38,11 @@ KIND_CHOICES = [ALL_KINDS, *KINDS]
 """The scorecard's filter: every kind, or one."""
 LEDGER_COLUMNS = ["#", "time", "kind", "agent", "model", "tokens", "USD"]
 TOOL_COLUMNS = ["name", "origin", "v", "state", "description"]
+MCP_COLUMNS = ["name", "server", "state", "description"]
 MEMORY_COLUMNS = ["id", "kind", "text", "recalls", "created"]
 LEDGER_ROWS = 200
+NO_TOOL = "—"
+"""The name cell of a server that lists no tools: it does not start."""
 
 
 def conversation_rows(items: list[ConversationSummary]) -> list[list[Any]]:
@@ -177,6 +182,40 @@ def _origin(name: str, manifest: object) -> str:
     if name in MEMORY_TOOL_NAMES:
         return "memory"
     return "built-in"
+
+
+def mcp_rows(servers: Sequence[ServerStatus]) -> list[list[Any]]:
+    """Each MCP server's tools as the CEO calls them (`<server>__<tool>`), with their server and
+    state (enabled or disabled); a server that is down is one row, its description saying why,
+    and a tool it offers that cannot be used is a row saying why it is left out."""
+    rows = []
+    for server in servers:
+        if not server.ok:
+            down = [NO_TOOL, server.name, "down", server.error or ""]
+            rows.append(down if server.enabled else [NO_TOOL, server.name, "disabled", ""])
+            continue
+        state = "enabled" if server.enabled else "disabled"
+        label = f"[MCP {server.name}] "  # the CEO's description names the server: a column here
+        for tool in server.tools:
+            rows.append([tool.name, server.name, state, tool.description.removeprefix(label)])
+        for skipped in server.skipped:
+            tool, _, why = skipped.partition(": ")
+            rows.append([tool, server.name, "left out", why])
+    return rows
+
+
+def mcp_note(servers: Sequence[ServerStatus]) -> str:
+    """A line above the MCP table: how many servers, and how many are down."""
+    if not servers:
+        return "*No MCP servers: `hashiru mcp add NAME -- COMMAND` (or `--url URL`) adds one.*"
+    down = sum(1 for s in servers if s.enabled and not s.ok)
+    tools = sum(len(s.tools) for s in servers if s.enabled)
+    count = f"{_counted(len(servers), 'MCP server')}, {_counted(tools, 'tool')}"
+    return f"*{count}{f', {down} down' if down else ''} (`hashiru mcp list`).*"
+
+
+def _counted(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def tool_source(hashiru: Hashiru, policy: RunPolicy, name: str) -> tuple[str, str]:

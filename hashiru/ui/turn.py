@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ApprovalNeeded:
-    """The CEO made a tool that needs the person's approval before it is enabled."""
+    """The CEO made a tool that needs the person's approval before it is enabled, or wants to
+    call an MCP server's tool whose approval setting asks first."""
 
     request: ToolRequest
     decision: asyncio.Future[bool]

@@ -38,7 +38,9 @@ def writer(n: int) -> FakeTurn:
     return FakeTurn(text=f"Summary {n}: report.txt was read; revenue grows 37 thousand a line.")
 
 
-async def long_run(fake: FakeServer, tmp_path: Path, ceo: str, steps: int, **settings) -> None:
+async def long_run(
+    fake: FakeServer, tmp_path: Path, ceo: str, steps: int, window: int = 4096, **settings
+) -> None:
     (tmp_path / "report.txt").write_text(TEXT)
     config = Settings.load(
         ceo_model=ceo,
@@ -55,12 +57,17 @@ async def long_run(fake: FakeServer, tmp_path: Path, ceo: str, steps: int, **set
         await hashiru.aclose()
     assert result.answer == "The report was read at every step."
     assert result.steps == steps
-    assert 0 < result.context_peak_tokens["ceo"] <= 4096
+    assert 0 < result.context_peak_tokens["ceo"] <= window
+
+
+WINDOW = 6144
+"""A small model's window. The CEO's fixed part (its prompt and sixteen tools' schemas) is about
+2,750 of the fake's tokens: in 4,096 less 1,024 for the reply, a summary would fit only one read."""
 
 
 async def test_a_200_step_ollama_run_fits_num_ctx_every_time(tmp_path: Path) -> None:
     with FakeOllama() as fake:
-        fake.context_length = 4096
+        fake.context_length = WINDOW
         fake.count_prompt = True
         fake.plan_forever("qwen3:0.6b", reader(200))
         fake.plan_forever("llama3.2", writer)
@@ -69,17 +76,15 @@ async def test_a_200_step_ollama_run_fits_num_ctx_every_time(tmp_path: Path) -> 
             tmp_path,
             "ollama:qwen3:0.6b",
             200,
+            window=WINDOW,
             ollama_host=fake.url,
             compaction_model="ollama:llama3.2",
-            # The CEO's fixed part (its prompt and fifteen tools' schemas) is about 2,450 of the
-            # fake's tokens: with 1,024 kept for the reply, a summary would fit only one read.
-            max_tokens=768,
         )
     ceo = [p for p in fake.prompts if p.model == "qwen3:0.6b"]
     assert len(ceo) == 200
-    assert {p.limit for p in ceo} == {4096}  # an explicit, stable num_ctx
+    assert {p.limit for p in ceo} == {WINDOW}  # an explicit, stable num_ctx
     assert not fake.overflows  # nothing cut from the front
-    assert max(p.tokens for p in ceo) <= 4096 - 768  # and room left for the reply
+    assert max(p.tokens for p in ceo) <= WINDOW - 1024  # and room left for the reply
     assert all(p.system == ceo_system_prompt() for p in ceo)
     summaries = [p for p in fake.prompts if p.model == "llama3.2"]
     assert 0 < len(summaries) <= 100 and all(p.fits for p in summaries)  # not every step

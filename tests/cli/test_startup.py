@@ -53,6 +53,7 @@ def heavy(modules: set[str]) -> list[str]:
         (["scorecard", "--json"], 0),
         (["fire", "nobody"], 1),
         (["tools"], 0),
+        (["mcp", "list"], 0),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else None,
 )

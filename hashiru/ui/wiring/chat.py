@@ -29,7 +29,7 @@ PANEL_EVENTS = (ToolCallFinished, AgentHired, AgentFired)
 
 
 def wire_chat(app: App, c: Controls) -> None:
-    chat_outputs = [c.chatbot, c.message, c.approval, c.approval_text, c.approval_code]
+    chat_outputs = [c.chatbot, c.message, c.approval, c.approval_text, c.approval_code, c.approve]
     outputs = {*chat_outputs, *updates.company_outputs(c)}
 
     def take(message: dict[str, Any] | None) -> tuple[gr.MultimodalTextbox, Any]:
@@ -119,10 +119,19 @@ def _message_box(running: bool) -> gr.MultimodalTextbox:
 
 
 def _approval_prompt(c: Controls, request: ToolRequest) -> Updates:
-    network = " It asks for **network access**." if request.needs_network else ""
+    """A tool the CEO wrote (its code), or a call to an MCP server's tool (its arguments)."""
+    if request.server is None:
+        network = " It asks for **network access**." if request.needs_network else ""
+        asked = f"The CEO wrote a tool **{request.name}**: {request.description}.{network}"
+    else:
+        asked = (
+            f"The CEO wants to call **{request.name}** ({request.description}) on the MCP "
+            f"server **{request.server}**, with these arguments."
+        )
+    text, language = request.shown
     return {
         c.approval: gr.Group(visible=True),
-        c.approval_text: f"The CEO wrote a tool **{request.name}**: {request.description}."
-        f"{network} Enable it?",
-        c.approval_code: request.code,
+        c.approval_text: f"{asked} {request.question}",
+        c.approval_code: gr.Code(value=text, language=language),
+        c.approve: gr.Button("Enable the tool" if request.server is None else "Allow"),
     }
