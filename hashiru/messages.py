@@ -34,7 +34,9 @@ class Usage(BaseModel):
 
 
 class ToolCall(BaseModel):
-    """A model's request to run a tool. `arguments` is already parsed JSON.
+    """A model's request to run a tool. `arguments` is already parsed JSON; arguments a model
+    sent that were not a JSON object are kept, as text, in `arguments_error`, and the loop
+    answers the call with an error the model can fix.
 
     `signature` is an opaque token some providers attach to a call and require back with it
     (Gemini's thought signature, base64); it is kept with the call, so it survives a restart.
@@ -44,6 +46,7 @@ class ToolCall(BaseModel):
     name: str
     arguments: dict[str, Any] = Field(default_factory=dict)
     signature: str | None = None
+    arguments_error: str | None = None  # arguments sent as text that is not a JSON object
 
 
 class ToolResult(BaseModel):

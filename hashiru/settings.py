@@ -47,6 +47,8 @@ _ENV_ALIASES: dict[str, tuple[str, ...]] = {
     "gemini_base_url": ("GOOGLE_GEMINI_BASE_URL",),
     "anthropic_api_key": ("ANTHROPIC_API_KEY",),
     "anthropic_base_url": ("ANTHROPIC_BASE_URL",),
+    "openai_api_key": ("OPENAI_API_KEY",),
+    "openai_base_url": ("OPENAI_BASE_URL",),
     "brave_api_key": ("BRAVE_API_KEY",),
 }
 
@@ -209,6 +211,9 @@ class Settings(_Choices):
     anthropic_api_key: SecretStr | None = None
     anthropic_base_url: str | None = None
     anthropic_default_model: str = "claude-sonnet-4-6"
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None  # any Chat Completions server; None: api.openai.com
+    openai_default_model: str = "gpt-4.1-mini"
 
     @field_validator("mcp_servers")
     @classmethod

@@ -21,6 +21,8 @@ _PROVIDER_ENV = (
     "GOOGLE_GEMINI_BASE_URL",
     "ANTHROPIC_API_KEY",
     "ANTHROPIC_BASE_URL",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
     "BRAVE_API_KEY",
 )
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")

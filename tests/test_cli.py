@@ -96,8 +96,9 @@ def test_doctor_reports_each_backend(capsys) -> None:
     assert main(["doctor", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     backends = {b["name"]: b for b in report["backends"]}
-    assert set(backends) == {"ollama", "gemini", "anthropic", "embedded", "scripted"}
+    assert set(backends) == {"ollama", "gemini", "anthropic", "openai", "embedded", "scripted"}
     assert not backends["gemini"]["available"] and "GEMINI_API_KEY" in backends["gemini"]["reason"]
+    assert not backends["openai"]["available"] and "OPENAI_API_KEY" in backends["openai"]["reason"]
     assert not backends["ollama"]["available"] and "ollama serve" in backends["ollama"]["reason"]
 
 

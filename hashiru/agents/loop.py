@@ -138,6 +138,11 @@ async def _run_tool(
         tool = tools.get(call.name)
         if tool is None:
             raise ToolFailure(f"unknown tool '{call.name}'; available: {', '.join(tools)}")
+        if call.arguments_error is not None:
+            raise ToolFailure(
+                f"the arguments for {call.name} are not a JSON object "
+                f"({call.arguments_error[:200]!r}); call it again with a JSON object."
+            )
         value = await tool.call(call.arguments)
     except HashiruError as exc:  # ToolFailure included: the model's to fix
         error = str(exc)

@@ -30,7 +30,7 @@ from hashiru.settings import PriceOverride, Settings
 LOCAL_PROVIDERS = frozenset({"ollama", "embedded", "scripted"})
 """Backends that run on this machine: their calls cost time (`local_cost`), not tokens."""
 
-_GENAI_PROVIDER_IDS = {"gemini": "google", "anthropic": "anthropic"}
+_GENAI_PROVIDER_IDS = {"gemini": "google", "anthropic": "anthropic", "openai": "openai"}
 GENAI_PRICES_SOURCE = f"genai-prices {version('genai-prices')}"
 OVERRIDE_SOURCE = "hashiru.toml"
 LOCAL_SOURCE = "local"

@@ -30,6 +30,7 @@ BACKENDS: dict[str, str] = {
     "ollama": "hashiru.providers.ollama:OllamaProvider",
     "gemini": "hashiru.providers.gemini:GeminiProvider",
     "anthropic": "hashiru.providers.anthropic:AnthropicProvider",
+    "openai": "hashiru.providers.openai:OpenAIProvider",
     "embedded": "hashiru.providers.embedded:EmbeddedProvider",
     "scripted": "hashiru.providers.scripted:ScriptedProvider",
 }
@@ -74,6 +75,13 @@ def provider_config(settings: Settings, name: str) -> ProviderConfig:
             api_key=settings.anthropic_api_key,
             base_url=settings.anthropic_base_url,
             default_model=settings.anthropic_default_model,
+            **shared,
+        )
+    if name == "openai":
+        return ProviderConfig(
+            api_key=settings.openai_api_key,
+            base_url=settings.openai_base_url,
+            default_model=settings.openai_default_model,
             **shared,
         )
     return ProviderConfig(**shared)

@@ -49,11 +49,12 @@ async def survey(providers: Providers) -> list[BackendStatus]:
 
 
 async def default_ceo_model(providers: Providers) -> str | None:
-    """The first of: a Gemini key, an Anthropic key, an Ollama server with a model, embedded.
+    """The first of: a Gemini, an Anthropic or an OpenAI key, an Ollama server with a model,
+    embedded.
 
     Keys are trusted without a network call; a bad key is reported on the first request.
     """
-    for name in ("gemini", "anthropic"):
+    for name in ("gemini", "anthropic", "openai"):
         config = providers.config(name)
         if config.api_key and config.default_model:
             return f"{name}:{config.default_model}"

@@ -1,7 +1,8 @@
 """What every server-backed provider promises, checked against each one's fake through its SDK.
 
-The same tests run for Ollama, Gemini and Anthropic; a `Backend` says how each is built and where
-its wire format differs (paths, how usage is counted, how its fake splits a streamed text).
+The same tests run for Ollama, Gemini, Anthropic and OpenAI; a `Backend` says how each is built
+and where its wire format differs (paths, how usage is counted, how its fake splits a streamed
+text).
 Provider-specific translation and error quirks stay in each provider's own test module.
 """
 
@@ -22,9 +23,11 @@ from hashiru.providers.base import ChatModel, Provider, StreamItem
 from hashiru.settings import Settings
 from tests.fakes import anthropic as fake_anthropic
 from tests.fakes import gemini as fake_gemini
+from tests.fakes import openai as fake_openai
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.gemini import FakeGemini
 from tests.fakes.ollama import FakeOllama
+from tests.fakes.openai import FakeOpenAI
 from tests.fakes.server import FakeServer, FakeTurn, Recorded
 
 HI = [Message.user("hi")]
@@ -122,6 +125,24 @@ BACKENDS = [
         connection_hint="cannot reach",
         server_statuses=(500, 529),
         stream_retry_status=529,  # Anthropic's "overloaded"
+    ),
+    Backend(
+        name="openai",
+        fake_factory=FakeOpenAI,
+        make_provider=lambda url, **s: _provider(
+            "openai", openai_api_key="k", openai_base_url=f"{url}/v1", **s
+        ),
+        model="gpt-4.1-mini",
+        chat_path="/v1/chat/completions",
+        stream_path="/v1/chat/completions",
+        asks_to_stream=lambda request: request.body.get("stream") is True,
+        stream_pieces=lambda text: fake_openai.pieces(text, 4),
+        # The prompt count already includes the cached part.
+        usage=lambda t: _usage(t.input_tokens, t.output_tokens, read=t.cached_tokens),
+        stop_reason=lambda calls_tools: "tool_calls" if calls_tools else "stop",
+        connection_hint="cannot reach",
+        server_statuses=(500, 503),
+        stream_retry_status=429,
     ),
 ]
 

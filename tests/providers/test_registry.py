@@ -17,6 +17,7 @@ from hashiru.providers.anthropic import AnthropicProvider
 from hashiru.providers.base import Provider, ProviderConfig
 from hashiru.providers.discovery import default_ceo_model, survey
 from hashiru.providers.gemini import GeminiProvider
+from hashiru.providers.openai import OpenAIProvider
 from hashiru.providers.scripted import Script, ScriptedProvider
 from hashiru.settings import Settings
 
@@ -30,6 +31,8 @@ def test_each_backend_gets_only_its_part_of_the_settings() -> None:
         gemini_base_url="http://127.0.0.1:2",
         anthropic_api_key="a-key",
         anthropic_base_url="http://127.0.0.1:3",
+        openai_api_key="o-key",
+        openai_base_url="http://127.0.0.1:4/v1",
         request_timeout=7,
         retries=1,
         max_tokens=99,
@@ -62,6 +65,12 @@ def test_each_backend_gets_only_its_part_of_the_settings() -> None:
             default_model=settings.anthropic_default_model,
             **shared,
         ),
+        "openai": ProviderConfig(
+            api_key=SecretStr("o-key"),
+            base_url="http://127.0.0.1:4/v1",
+            default_model=settings.openai_default_model,
+            **shared,
+        ),
         "embedded": ProviderConfig(**shared),
         "scripted": ProviderConfig(**shared),
     }
@@ -91,6 +100,7 @@ def test_config_defaults_are_the_settings_defaults() -> None:
     [
         (GeminiProvider, "GEMINI_API_KEY or GOOGLE_API_KEY"),
         (AnthropicProvider, "ANTHROPIC_API_KEY"),
+        (OpenAIProvider, "OPENAI_API_KEY"),
     ],
 )
 def test_the_key_check_names_the_variable_to_set(backend: type[Provider], variables: str) -> None:
@@ -114,6 +124,8 @@ async def test_the_default_ceo_comes_from_a_key_without_a_request() -> None:
     assert await default_ceo_model(gemini) == "gemini:gemini-2.5-flash"
     anthropic = Providers(Settings.load(anthropic_api_key="a", anthropic_default_model="c-1"))
     assert await default_ceo_model(anthropic) == "anthropic:c-1"
+    openai = Providers(Settings.load(openai_api_key="o"))
+    assert await default_ceo_model(openai) == "openai:gpt-4.1-mini"
 
 
 class Talkative(ScriptedProvider):
@@ -169,7 +181,15 @@ def test_http_statuses_map_to_one_set_of_kinds(status: int, kind: str) -> None:
 
 def test_importing_the_providers_loads_no_sdk() -> None:
     """`hashiru --help` and friends import these; the SDKs load when a backend is used."""
-    heavy = ["chromadb", "onnxruntime", "google.genai", "anthropic", "llama_cpp", "ollama"]
+    heavy = [
+        "chromadb",
+        "onnxruntime",
+        "google.genai",
+        "anthropic",
+        "llama_cpp",
+        "ollama",
+        "openai",
+    ]
     script = (
         "import sys, hashiru.providers, hashiru.providers.discovery, hashiru.providers.base;"
         f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
