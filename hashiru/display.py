@@ -12,10 +12,17 @@ from dataclasses import astuple, dataclass
 from decimal import ROUND_UP, Decimal
 from typing import Any
 
-from hashiru.agents.events import ContextCompacted, EmployeeAnswer, HireReceipt, ToolCallFinished
+from hashiru.agents.events import (
+    ContextCompacted,
+    EmployeeAnswer,
+    HireReceipt,
+    ModelPulling,
+    ToolCallFinished,
+)
 from hashiru.agents.staffing import Choice
 from hashiru.economy.ledger import Entry
 from hashiru.economy.outcomes import ScoreLine
+from hashiru.economy.resources import gib
 from hashiru.tools.base import json_ready
 
 BRIEF_CHARS = 300
@@ -36,6 +43,52 @@ def compaction(event: ContextCompacted) -> str:
         f"{event.agent}'s context compacted: {event.tokens_before:,} → "
         f"{event.tokens_after:,} tokens (window {event.window:,})"
     )
+
+
+@dataclass(frozen=True)
+class PullView:
+    """A model's download as every renderer shows it: what goes where, and how far it is."""
+
+    title: str  # "Downloading ollama:phi4-mini to http://gpu-a:11434" ("Downloaded" once done)
+    percent: int  # of the bytes announced so far; 100 once done
+    amount: str  # "0.45 of 1.80 GiB"; "" until Ollama announces a layer's size
+    step: str  # what Ollama is doing: "pulling 1a2b3c4d5e6f", "verifying sha256 digest"
+    done: bool
+
+    @property
+    def detail(self) -> str:
+        """`42% · 0.45 of 1.80 GiB · pulling 1a2b3c4d5e6f`: everything but the title."""
+        parts = [f"{self.percent}%", self.amount, "" if self.done else self.step]
+        return " · ".join(part for part in parts if part)
+
+    @property
+    def line(self) -> str:
+        """The whole download on one line, for a log or a terminal with no bar."""
+        return f"{self.title}: {self.detail}"
+
+
+def pull_view(event: ModelPulling) -> PullView:
+    """A `ModelPulling` event in words. Ollama announces layers as it goes, so the total can
+    grow and the percent step back; it reads 100 only once the pull succeeded."""
+    return PullView(
+        title=f"{'Downloaded' if event.done else 'Downloading'} {event.model} to {event.host}",
+        percent=_pulled_percent(event),
+        amount=f"{gib(event.completed)} of {gib(event.total)} GiB" if event.total else "",
+        step=event.status,
+        done=event.done,
+    )
+
+
+def _pulled_percent(event: ModelPulling) -> int:
+    if event.done:
+        return 100
+    return min(event.completed * 100 // event.total, 99) if event.total else 0
+
+
+def bar(percent: int, width: int = 20) -> str:
+    """`█████░░░░░░░░░░░░░░░`: a progress bar in text, for renderers that have none."""
+    filled = max(0, min(width, percent * width // 100))
+    return "█" * filled + "░" * (width - filled)
 
 
 def tool_cost(event: ToolCallFinished) -> Decimal | None:

@@ -96,6 +96,7 @@ class Hashiru:
             default_memory_bytes=memory_budget_bytes(
                 settings.memory_gib, settings.memory_reserve_gib
             ),
+            host_memory=settings.host_memory_bytes,
         )
         self.prices = PriceBook.from_settings(settings)
         self.windows = ContextWindows(self.providers, ContextConfig.from_settings(settings))
@@ -108,6 +109,7 @@ class Hashiru:
             windows=self.windows,
             outcomes=Outcomes(settings.home / "outcomes.sqlite"),
             answer_value_usd=settings.answer_value_usd,
+            ollama_pull=settings.ollama_pull,
         )
         self.outcomes = self.company.outcomes
         self.sandbox = Sandbox(SandboxConfig.from_settings(settings))
@@ -161,7 +163,7 @@ class Hashiru:
         """The CEO's tools right now, as the run's policy (its meter's) allows: workforce tools,
         memory tools, built-ins, the tools it made and `mcp` (the MCP servers' tools, from
         `mcp_tools`; no tool it makes may take their names)."""
-        tools = hr_tools(self.company, meter, workforce, emit)
+        tools = hr_tools(self.company, meter, workforce, emit, approve)
         if meter.policy.enable_memory:
             tools += memory_tools(self.memory, meter.run_id)
         reserved = (*HR_TOOL_NAMES, *MEMORY_TOOL_NAMES, *(t.name for t in mcp))

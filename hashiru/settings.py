@@ -6,6 +6,7 @@ SDKs use (`OLLAMA_HOST`, `GEMINI_API_KEY`, ...). A bad value is one line naming 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -27,6 +28,8 @@ from pydantic import (
 from hashiru.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
+PullMode = Literal["ask", "always", "never"]
+GIB = 2**30  # memory settings are in GiB, as RAM and model files are measured
 
 SWITCHES = (
     "agent_creation",
@@ -74,6 +77,7 @@ class ModelSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     context_tokens: int | None = Field(None, ge=256)  # its window, where the backend does not say
+    memory_gib: Decimal | None = Field(None, gt=0)  # what it holds, where the backend does not say
 
 
 MCP_SERVER_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
@@ -116,6 +120,49 @@ class McpServerSettings(BaseModel):
     @property
     def approval_mode(self) -> Literal["always", "once", "never"]:
         return self.approval or ("once" if self.transport == "stdio" else "never")
+
+
+ENDPOINT_NAME = r"^[a-z][a-z0-9_-]{0,31}$"
+"""An endpoint's name: the `NAME:` of its models, so lower case and no colon."""
+
+
+class EndpointSettings(BaseModel):
+    """One OpenAI-compatible server (`[endpoints.NAME]` in hashiru.toml): vLLM, SGLang, llama.cpp
+    server, LM Studio, or a cloud gateway. Its models are hired as `NAME:<model>`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: str  # up to and including `/v1`
+    api_key_env: str | None = None  # the environment variable holding its key; None: no key
+    api_key: SecretStr | None = None  # read from api_key_env when settings are loaded
+    local: bool = False  # True: its employees cost memory on it, not dollars
+    # what a local endpoint may hold for HASHIRU's employees; None: it shares this machine's budget
+    memory_gib: Decimal | None = Field(None, gt=0)
+    prices: dict[str, PriceOverride] = Field(default_factory=dict)  # a cloud one's, by model
+
+    @model_validator(mode="after")
+    def _local_or_priced(self) -> Self:
+        if self.local and self.prices:
+            raise ValueError("a local endpoint costs memory, not dollars: drop its prices")
+        if self.memory_gib is not None and not self.local:
+            raise ValueError("memory_gib is for a local endpoint (local = true)")
+        return self
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _variable_name(cls, name: str | None) -> str | None:
+        if name is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ValueError(f"{name!r} is not an environment variable's name")
+        return name
+
+
+class OllamaHost(BaseModel):
+    """One Ollama server of the pool; without `memory_gib` it shares this machine's budget."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str
+    memory_gib: Decimal | None = Field(None, gt=0)  # what HASHIRU's employees may hold on it
 
 
 class _Choices(BaseModel):
@@ -205,6 +252,12 @@ class Settings(_Choices):
     memory_embedding: str = "minilm"
 
     ollama_host: str = "http://127.0.0.1:11434"
+    # several Ollama servers: URLs, or {url, memory_gib} tables; empty: ollama_host alone
+    ollama_hosts: tuple[OllamaHost, ...] = ()
+    # hiring an Ollama model no host has: ask the person (the CLI and the app; the Python API has
+    # nobody to ask, so it never pulls), always pull, or never
+    ollama_pull: PullMode = "ask"
+    endpoints: dict[str, EndpointSettings] = Field(default_factory=dict)  # by name
     gemini_api_key: SecretStr | None = None
     gemini_base_url: str | None = None
     gemini_default_model: str = "gemini-2.5-flash"
@@ -215,6 +268,34 @@ class Settings(_Choices):
     openai_base_url: str | None = None  # any Chat Completions server; None: api.openai.com
     openai_default_model: str = "gpt-4.1-mini"
 
+    @field_validator("ollama_hosts", mode="before")
+    @classmethod
+    def _host_urls(cls, hosts: Any) -> Any:
+        """A host given as its URL alone; a comma-separated list from the environment."""
+        if isinstance(hosts, str):
+            hosts = [part for part in hosts.split(",") if part.strip()]
+        if isinstance(hosts, list | tuple):
+            return [{"url": h.strip()} if isinstance(h, str) else h for h in hosts]
+        return hosts
+
+    @field_validator("ollama_hosts")
+    @classmethod
+    def _distinct_hosts(cls, hosts: tuple[OllamaHost, ...]) -> tuple[OllamaHost, ...]:
+        urls = [host_url(h.url) for h in hosts]
+        if len(set(urls)) < len(urls):
+            raise ValueError("a host is listed twice")
+        return tuple(h.model_copy(update={"url": u}) for h, u in zip(hosts, urls, strict=True))
+
+    @field_validator("endpoints")
+    @classmethod
+    def _endpoint_names(cls, endpoints: dict[str, EndpointSettings]) -> dict:
+        for name in endpoints:
+            if not re.fullmatch(ENDPOINT_NAME, name):
+                raise ValueError(
+                    f"name {name!r}: use up to 32 lower-case letters, digits, '-' or '_'"
+                )
+        return endpoints
+
     @field_validator("mcp_servers")
     @classmethod
     def _server_names(cls, servers: dict[str, McpServerSettings]) -> dict[str, McpServerSettings]:
@@ -222,6 +303,19 @@ class Settings(_Choices):
             if not re.fullmatch(MCP_SERVER_NAME, name):
                 raise ValueError(f"name {name!r}: use up to 32 letters, digits, '-' or '_'")
         return servers
+
+    @property
+    def pool(self) -> tuple[OllamaHost, ...]:
+        """The Ollama hosts hires are placed on: `ollama_hosts`, else `ollama_host` alone."""
+        return self.ollama_hosts or (OllamaHost(url=host_url(self.ollama_host)),)
+
+    @property
+    def host_memory_bytes(self) -> dict[str, int]:
+        """The memory budgets of their own: each Ollama host's and local endpoint's that has a
+        `memory_gib`, by the host an employee records (its URL, the endpoint's name)."""
+        hosts = {host.url: host.memory_gib for host in self.ollama_hosts}
+        endpoints = {name: e.memory_gib for name, e in self.endpoints.items() if e.local}
+        return {host: int(gib * GIB) for host, gib in {**hosts, **endpoints}.items() if gib}
 
     def policy(self) -> RunPolicy:
         """The run policy these settings give when a run or session chooses nothing else."""
@@ -244,7 +338,20 @@ class Settings(_Choices):
                     values[name] = environ[env_name]
                     break
         values.update({k: v for k, v in overrides.items() if v is not None})
+        values["endpoints"] = _with_keys(values.get("endpoints"), environ)
         return _validated(cls, values)
+
+
+def _with_keys(endpoints: Any, environ: Mapping[str, str]) -> Any:
+    """Each endpoint's key, read from the variable its `api_key_env` names."""
+    if not isinstance(endpoints, dict):
+        return endpoints if endpoints is not None else {}
+    return {
+        name: {**table, "api_key": environ[table["api_key_env"]]}
+        if isinstance(table, dict) and environ.get(str(table.get("api_key_env")))
+        else table
+        for name, table in endpoints.items()
+    }
 
 
 def _validated(model: type[M], values: dict[str, Any]) -> M:
@@ -263,7 +370,29 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
 
 
-_TABLES = frozenset({"prices", "models", "mcp_servers"})
+def is_loopback(host: str) -> bool:
+    """Whether `host` (a name or an address) is this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def host_url(host: str) -> str:
+    """An Ollama host as a URL, the way OLLAMA_HOST is read: a bare host gets `http://` and
+    Ollama's port (`gpu-box` is `http://gpu-box:11434`); a URL stays as given, less a trailing /."""
+    text = host.strip().rstrip("/")
+    if "://" in text:
+        return text
+    head, slash, path = text.partition("/")
+    if not re.search(r"(^[^:]*|\]):\d+$", head):  # no port (an IPv6 address is in [])
+        head += ":11434"
+    return f"http://{head}{slash}{path}"
+
+
+_TABLES = frozenset({"prices", "models", "mcp_servers", "endpoints"})
 """Settings that are tables in hashiru.toml, with no environment variable of their own."""
 
 

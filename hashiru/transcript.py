@@ -23,6 +23,7 @@ from hashiru.agents.events import (
     ContextCompacted,
     Event,
     MemoriesRecalled,
+    ModelPulling,
     RunFailed,
     StepFinished,
     TextDelta,
@@ -47,6 +48,7 @@ class Transcript:
         self._open_text: ChatItem | None = None  # the message the CEO's text streams into
         self._step_text = ""  # what the CEO said in its latest step
         self._steps: dict[str, ChatItem] = {}
+        self._pulls: dict[tuple[str, str], ChatItem] = {}  # downloads under way: (model, host)
 
     def user(self, text: str, files: Sequence[str] = ()) -> None:
         attached = "".join(f"\n\n*attached:* `{name}`" for name in files)
@@ -54,6 +56,10 @@ class Transcript:
         self._open_text, self._step_text = None, ""
 
     def apply(self, event: Event) -> None:
+        if isinstance(event, ModelPulling):
+            self._pull(event)
+            return
+        self._end_pulls()
         if isinstance(event, TextDelta):
             self._stream(event.text)
         elif isinstance(event, StepFinished):
@@ -94,9 +100,11 @@ class Transcript:
                 self.error("A step of this turn was saved damaged and cannot be shown.")
                 return
         self._steps.clear()
+        self._end_pulls()
 
     def error(self, message: str) -> None:
         self._open_text = None
+        self._end_pulls()
         for step in self._steps.values():  # calls the run left unfinished: no spinner forever
             step["metadata"] = {**step["metadata"], "status": "done"}
         self._steps.clear()
@@ -118,6 +126,27 @@ class Transcript:
         }
         self.messages.append(item)
         return item
+
+    def _pull(self, event: ModelPulling) -> None:
+        """A download is one step, redrawn as it goes: a bar and how far (spinning until done)."""
+        view = display.pull_view(event)
+        key = (event.model, event.host)
+        if key not in self._pulls:
+            self._open_text = None
+            self._pulls[key] = self._step("", "", status="pending")
+        item = self._pulls[key]
+        status = "done" if view.done else "pending"
+        item["metadata"] = {**item["metadata"], "title": f"⬇ {view.title}", "status": status}
+        item["content"] = f"`{display.bar(view.percent)}` {view.detail}"
+        if view.done:
+            del self._pulls[key]
+
+    def _end_pulls(self) -> None:
+        """Stop the spinners of the downloads shown: each ended (or failed, which the hire's
+        result says) once the run moved on."""
+        for item in self._pulls.values():
+            item["metadata"] = {**item["metadata"], "status": "done"}
+        self._pulls.clear()
 
     def _finish(self, event: ToolCallFinished) -> None:
         item = self._steps.pop(event.call_id, None) or self._step("", "")

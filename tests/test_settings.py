@@ -65,3 +65,41 @@ def test_a_bad_value_in_a_toml_table_names_the_file_not_an_environment_variable(
         ConfigError, match=r"'models\.ollama:x\.context_tokens' \(in hashiru\.toml\)"
     ):
         Settings.load(environ={}, home=tmp_path)
+
+
+def test_endpoints_and_ollama_hosts_from_the_issues_own_toml(tmp_path: Path) -> None:
+    (tmp_path / "hashiru.toml").write_text(
+        'ollama_hosts = ["gpu-a", { url = "http://gpu-b:11434/", memory_gib = 24 }]\n'
+        "[endpoints.cluster]\n"
+        'base_url = "http://gpu-head:8000/v1"\n'
+        'api_key_env = "CLUSTER_KEY"\n'
+        "local = true\n"
+        "memory_gib = 80\n"
+        "[endpoints.router]\n"
+        'base_url = "https://example-gateway/api/v1"\n'
+        'api_key_env = "ROUTER_KEY"\n'
+        'prices = { "some/model" = { input_per_mtok = 0.2, output_per_mtok = 0.6 } }\n'
+    )
+    settings = Settings.load(environ={"CLUSTER_KEY": "c-secret"}, home=tmp_path)
+    assert [host.url for host in settings.pool] == ["http://gpu-a:11434", "http://gpu-b:11434"]
+    assert settings.host_memory_bytes == {"http://gpu-b:11434": 24 * 2**30, "cluster": 80 * 2**30}
+    cluster, router = settings.endpoints["cluster"], settings.endpoints["router"]
+    assert cluster.api_key is not None and cluster.api_key.get_secret_value() == "c-secret"
+    assert router.api_key is None  # ROUTER_KEY is not set
+    assert str(router.prices["some/model"].output_per_mtok) == "0.6"
+    assert "c-secret" not in repr(settings)
+
+
+def test_one_ollama_host_is_the_pool_and_a_list_comes_from_the_environment(tmp_path) -> None:
+    assert [h.url for h in Settings.load(environ={}, home=tmp_path).pool] == [
+        "http://127.0.0.1:11434"
+    ]
+    environ = {"HASHIRU_OLLAMA_HOSTS": "a, b:8080", "OLLAMA_HOST": "ignored:1"}
+    assert [h.url for h in Settings.load(environ=environ, home=tmp_path).pool] == [
+        "http://a:11434",
+        "http://b:8080",
+    ]
+    with pytest.raises(ConfigError, match="a host is listed twice"):
+        Settings.load(environ={"HASHIRU_OLLAMA_HOSTS": "a,http://a:11434"}, home=tmp_path)
+    with pytest.raises(ConfigError, match="ollama_pull"):
+        Settings.load(environ={"HASHIRU_OLLAMA_PULL": "sometimes"}, home=tmp_path)

@@ -13,22 +13,26 @@ import asyncio
 import random
 import time
 from collections import defaultdict
+from contextlib import aclosing
 from decimal import Decimal
 
 from pydantic import BaseModel
 
 from hashiru.agents.context import ContextWindows, Emit
+from hashiru.agents.events import ModelPulling
 from hashiru.agents.metering import Meter
 from hashiru.agents.roster import Employee, Roster, check_name
 from hashiru.agents.staffing import TYPICAL_ASK, Choice, Offer, choose
-from hashiru.economy.ledger import NO_RUN, BudgetState, Ledger
+from hashiru.agents.toolsmith import Approver, ToolRequest, refuse_all
+from hashiru.economy.ledger import NO_RUN, BudgetState, Ledger, Placement
 from hashiru.economy.outcomes import Ask, Outcomes, ScoreLine, check_kind
 from hashiru.economy.prices import PriceBook
-from hashiru.errors import AgentError, ProviderError
+from hashiru.economy.resources import gib
+from hashiru.errors import AgentError, BudgetExceeded, ProviderError
 from hashiru.messages import Message, Usage
-from hashiru.providers import ModelInfo, Providers, parse_ref
+from hashiru.providers import ModelInfo, Provider, Providers
 from hashiru.providers.discovery import survey
-from hashiru.settings import RunPolicy
+from hashiru.settings import PullMode, RunPolicy
 
 
 def _typical(record: dict[str, ScoreLine]) -> Usage:
@@ -39,6 +43,19 @@ def _typical(record: dict[str, ScoreLine]) -> Usage:
     return Usage(
         input_tokens=sum(line.mean_input_tokens * line.asks for line in record.values()) // asks,
         output_tokens=sum(line.mean_output_tokens * line.asks for line in record.values()) // asks,
+    )
+
+
+def _host_failure(employee: Employee, exc: ProviderError) -> ProviderError | None:
+    """What to do when the host an employee's model is loaded on stops answering: the hire
+    is tied to that host, so the way out is a new hire, which goes to a host that answers."""
+    if not employee.host or exc.kind not in ("connection", "timeout"):
+        return None
+    return ProviderError(
+        exc.provider,
+        exc.kind,
+        f"{employee.name!r} runs on {employee.host}, which is not answering ({exc}). Fire it "
+        f"and hire again on {employee.model}: a hire goes to a host that answers.",
     )
 
 
@@ -71,6 +88,7 @@ class Company:
         windows: ContextWindows,
         outcomes: Outcomes,
         answer_value_usd: Decimal,
+        ollama_pull: PullMode = "ask",
     ) -> None:
         self.providers = providers
         self.windows = windows
@@ -80,6 +98,7 @@ class Company:
         self.hire_fee_usd = hire_fee_usd
         self.outcomes = outcomes
         self.answer_value_usd = answer_value_usd
+        self.ollama_pull = ollama_pull
         self.rng = random.Random()  # Thompson sampling's draws; a test may seed it
         self._desks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.reconcile()
@@ -101,33 +120,39 @@ class Company:
         system_prompt: str,
         description: str,
         kind: str = "other",
+        approve: Approver = refuse_all,
+        emit: Emit | None = None,
     ) -> Hire:
-        """Check the model, pay the fee (or load its memory) within the workspace's budgets and
-        the run's cap, then add the employee (hired for `kind` of task) to the roster."""
+        """Check the model, pay the fee (or load its memory, on a host with room) within the
+        workspace's budgets and the run's cap, then add the employee (hired for `kind` of task)
+        to the roster. An Ollama model no host has is downloaded first where `ollama_pull`
+        allows (`approve` is asked when it says "ask"), its progress emitted."""
         check_name(name)
         if await asyncio.to_thread(self.roster.__contains__, name):
             raise AgentError(f"An employee named {name!r} already exists; ask or fire it.")
         policy = meter.policy
-        provider_name, model_name = parse_ref(model)
+        provider_name, model_name = self.providers.parse_ref(model)
         provider = self.providers.get(provider_name)
         if not self.may_hire(policy, provider.local):
             kind = "local" if provider.local else "cloud"
             raise AgentError(f"Hiring {kind} agents is switched off; choose another model.")
         if reason := provider.unavailable_reason():
             raise AgentError(f"Cannot hire on {provider_name}: {reason}.")
-        info = await provider.describe(model_name)
+        places = await self._placements(meter, provider, model_name, approve, emit)
         if not provider.local:
             self.prices.require(provider_name, model_name)
         fee = Decimal(0) if provider.local else self.hire_fee_usd
-        memory = (info.memory_bytes or 0) if provider.local else 0
-        await asyncio.to_thread(
+        placed = await asyncio.to_thread(
             self.ledger.hire,
             run_id=meter.run_id,
             agent=name,
             model=model,
             provider=provider_name,
             fee_usd=fee,
-            memory_bytes=memory,
+            placements=[
+                Placement(info.host, (info.memory_bytes or 0) if provider.local else 0)
+                for info in places
+            ],
             run_limit_usd=policy.max_usd,
             enforce_usd=policy.enable_economy_budget,
             enforce_memory=policy.enable_resource_budget,
@@ -139,13 +164,76 @@ class Company:
             description=description,
             local=provider.local,
             kind=check_kind(kind),
+            host=placed.host,
         )
         try:
             await asyncio.to_thread(self.roster.add, employee)
         except AgentError:  # another process hired the name first
             await asyncio.to_thread(self.ledger.fire, run_id=meter.run_id, agent=name)
             raise
-        return Hire(employee=employee, fee_usd=fee, memory_bytes=memory)
+        return Hire(employee=employee, fee_usd=fee, memory_bytes=placed.memory_bytes)
+
+    async def _placements(
+        self,
+        meter: Meter,
+        provider: Provider,
+        model: str,
+        approve: Approver,
+        emit: Emit | None,
+    ) -> list[ModelInfo]:
+        """Where `model` could be loaded; pulled first when no host has it and that is allowed."""
+        try:
+            return await provider.placements(model)
+        except ProviderError as exc:
+            if exc.kind != "not_found" or not provider.can_pull:
+                raise
+            missing = str(exc)
+        await self._pull(meter, provider, model, missing, approve, emit)
+        return await provider.placements(model)
+
+    async def _pull(
+        self,
+        meter: Meter,
+        provider: Provider,
+        model: str,
+        missing: str,
+        approve: Approver,
+        emit: Emit | None,
+    ) -> None:
+        """Download `model` onto the host with the most free memory, stopping as soon as it
+        is known to be bigger than that (when the resource budget is enforced)."""
+        ref = f"{provider.name}:{model}"
+        if self.ollama_pull == "never":
+            raise AgentError(f'{missing}. Pulling on hire is off (ollama_pull = "never").')
+        budget = await asyncio.to_thread(self.ledger.state)
+        host = max(provider.pull_hosts(), key=lambda h: budget.budget_of(h).free_bytes)
+        where = host or provider.config.base_url or "this machine"
+        if self.ollama_pull == "ask":
+            request = ToolRequest(
+                name=ref,
+                description=f"Hiring on {ref} needs it downloaded from the Ollama library.",
+                pull_host=where,
+            )
+            if not await approve(request):
+                raise AgentError(
+                    f'{missing}. Downloading it was not approved (ollama_pull = "ask"); run '
+                    f"`ollama pull {model}` on a host, or hire on a model that is there."
+                )
+        free = budget.budget_of(host).free_bytes
+        async with aclosing(provider.at(host).pull(model)) as steps:
+            async for step in steps:
+                if emit is not None:
+                    emit(
+                        ModelPulling(
+                            **step.model_dump(exclude={"model", "host"}), model=ref, host=where
+                        )
+                    )
+                if meter.policy.enable_resource_budget and step.total > free:
+                    raise BudgetExceeded(
+                        f"{ref} is at least {gib(step.total)} GiB, more than the {gib(free)} GiB "
+                        f"free on {where}, so its download was stopped. Fire employees there, "
+                        "or hire a smaller model."
+                    )
 
     async def ask(
         self, meter: Meter, name: str, prompt: str, emit: Emit, kind: str | None = None
@@ -160,7 +248,9 @@ class Company:
             kind = check_kind(kind or employee.kind)
             question = Message.user(prompt)
             conversation = [Message.system(employee.system_prompt), *employee.history, question]
-            model = await self.windows.kept(meter, name, employee.model, emit, lasting=True)
+            model = await self.windows.kept(
+                meter, name, employee.model, emit, lasting=True, host=employee.host
+            )
             started = time.monotonic()
             try:
                 response, cost = await model.complete_with_cost(conversation)
@@ -169,6 +259,8 @@ class Company:
                 await asyncio.to_thread(self.roster.record, name, seconds)
                 why = str(exc)[:300]
                 await self._file(meter, employee, kind, Usage(), Decimal(0), seconds, why)
+                if failure := _host_failure(employee, exc):
+                    raise failure from exc
                 raise
             seconds = time.monotonic() - started
             exchange = (question, response.as_message())
@@ -251,8 +343,8 @@ class Company:
         if info.local:
             line = record.get(info.ref)
             cost: Decimal | None = self.prices.local_cost(line.mean_seconds if line else 0.0)
-            needed = (info.memory_bytes or 0) - budget.models_in_memory.get(info.ref, 0)
-            short = policy.enable_resource_budget and needed > budget.memory_free_bytes
+            places = [Placement(host, info.memory_bytes or 0) for host in info.hosts or [""]]
+            short = policy.enable_resource_budget and budget.place(info.ref, places) is None
             why = "not enough free memory to load it" if short else None
         else:
             model = info.ref.split(":", 1)[1]

@@ -37,7 +37,7 @@ from hashiru.agents.loop import LAST_STEP_NOTE
 from hashiru.agents.metering import Costed, Meter, MeteredModel
 from hashiru.errors import HashiruError
 from hashiru.messages import Message, ModelResponse, ToolResult, ToolSpec, Usage
-from hashiru.providers import Providers, parse_ref
+from hashiru.providers import Providers
 from hashiru.providers.base import StreamItem
 from hashiru.settings import Settings
 
@@ -455,7 +455,7 @@ class ContextWindows:
     async def window(self, ref: str) -> int:
         """The model's window: what its backend (or a setting) says, else the default."""
         if ref not in self._windows:
-            provider, model = parse_ref(ref)
+            provider, model = self.providers.parse_ref(ref)
             try:  # the first use of a backend imports its SDK: seconds, so not on the loop
                 backend = await asyncio.to_thread(self.providers.get, provider)
                 info = await backend.describe(model)
@@ -480,14 +480,17 @@ class ContextWindows:
         return keeper
 
     async def kept(
-        self, meter: Meter, agent: str, ref: str, emit: Emit, lasting: bool = False
+        self, meter: Meter, agent: str, ref: str, emit: Emit, lasting: bool = False, host: str = ""
     ) -> KeptModel:
-        """`ref` for `agent`, paid through `meter`, each request fitted to its window; its
-        summaries are written by the compaction model, paid as `agent`'s."""
+        """`ref` (loaded on `host`) for `agent`, paid through `meter`, each request fitted to
+        its window; its summaries are written by the compaction model, paid as `agent`'s."""
         keeper = await self.keeper(agent, ref, lasting)
-        model = meter.metered(self.providers.model(ref), agent)
+        model = meter.metered(self.providers.model(ref, host), agent)
+        compaction = self.config.compaction_model
         writer = meter.metered(
-            self.providers.model(self.config.compaction_model or ref), agent, COMPACTION_NOTE
+            self.providers.model(compaction or ref, "" if compaction else host),
+            agent,
+            COMPACTION_NOTE,
         )
 
         async def summarize(text: str, max_tokens: int) -> str:

@@ -66,6 +66,7 @@ class HireReceipt(BaseModel):
     usd_free: Decimal
     memory_free_gib: Decimal
     choice: Choice | None = None  # how `auto:<kind>` chose the model, with the numbers
+    host: str = ""  # where its model is loaded, when the backend has several hosts
 
 
 class _AgentEvent(BaseModel):
@@ -79,6 +80,18 @@ class AgentHired(_AgentEvent):
 
 class AgentFired(_AgentEvent):
     kind: Literal["agent_fired"] = "agent_fired"
+
+
+class ModelPulling(BaseModel):
+    """A model being downloaded onto a host for a hire: bytes of the layers announced so far."""
+
+    kind: Literal["model_pulling"] = "model_pulling"
+    model: str
+    host: str
+    status: str
+    completed: int
+    total: int
+    done: bool = False
 
 
 class MemoriesRecalled(BaseModel):
@@ -121,6 +134,7 @@ Event = (
     | ToolCallFinished
     | AgentHired
     | AgentFired
+    | ModelPulling
     | MemoriesRecalled
     | StepFinished
     | Answer
@@ -153,11 +167,27 @@ def from_record(record: dict[str, Any]) -> Event:
 
 
 def merged(events: list[Event]) -> list[Event]:
-    """`events` with each run of streamed text joined into one delta: what is worth keeping."""
+    """`events` with each run of streamed text joined into one delta, and each pull's progress
+    down to its latest step: what is worth keeping."""
     kept: list[Event] = []
     for event in events:
-        if isinstance(event, TextDelta) and kept and isinstance(kept[-1], TextDelta):
-            kept[-1] = TextDelta(text=kept[-1].text + event.text)
+        last = kept[-1] if kept else None
+        if isinstance(event, TextDelta) and isinstance(last, TextDelta):
+            kept[-1] = TextDelta(text=last.text + event.text)
+        elif isinstance(event, ModelPulling) and (earlier := _same_pull(kept, event)) is not None:
+            kept[earlier] = event
         else:
             kept.append(event)
     return kept
+
+
+def _same_pull(kept: list[Event], pull: ModelPulling) -> int | None:
+    """Where the latest step of `pull`'s download is among the pulls `kept` ends with (pulls
+    running side by side interleave their steps)."""
+    for index in range(len(kept) - 1, -1, -1):
+        earlier = kept[index]
+        if not isinstance(earlier, ModelPulling):
+            return None
+        if (earlier.model, earlier.host) == (pull.model, pull.host):
+            return index
+    return None

@@ -19,6 +19,7 @@ from hashiru.agents.events import AgentFired, AgentHired, EmployeeAnswer, HireRe
 from hashiru.agents.loop import Emit
 from hashiru.agents.metering import Meter
 from hashiru.agents.staffing import auto_kind
+from hashiru.agents.toolsmith import Approver, refuse_all
 from hashiru.economy.ledger import BudgetState
 from hashiru.economy.outcomes import KINDS
 from hashiru.economy.resources import gib
@@ -36,6 +37,8 @@ TOOL_NAMES = (
     "fire_agent",
 )
 """Every tool this module can offer, whatever the switches: generated tools may not take them."""
+THIS_MACHINE_LABEL = "this machine"
+"""How the memory budget of models loaded here is named where hosts are listed."""
 KIND_LIST = ", ".join(KINDS)
 """The task kinds, as the tools' schemas name them (free text: a bad kind is a clear error)."""
 
@@ -68,20 +71,37 @@ def budget_summary(state: BudgetState) -> dict[str, Any]:
             "free": gib(state.memory_free_bytes),
         },
         "spent_by_agent_usd": state.spent_by_agent,
+        **({"resource_gib_by_host": _hosts(state)} if len(state.budgets) > 1 else {}),
     }
 
 
-def hr_tools(company: Company, meter: Meter, workforce: Workforce, emit: Emit) -> list[Tool]:
+def _hosts(state: BudgetState) -> dict[str, dict[str, Any]]:
+    """Each host's memory budget (this machine's too), with the models loaded under it."""
+    return {
+        host or THIS_MACHINE_LABEL: {
+            "total": gib(budget.total_bytes),
+            "used": gib(budget.used_bytes),
+            "free": gib(budget.free_bytes),
+            "models": {model: gib(size) for model, size in budget.models.items()},
+        }
+        for host, budget in state.budgets.items()
+    }
+
+
+def hr_tools(
+    company: Company, meter: Meter, workforce: Workforce, emit: Emit, approve: Approver = refuse_all
+) -> list[Tool]:
     """get_budget, and the workforce tools the run's policy allows (none when no agent may be
-    hired)."""
+    hired); `approve` is asked before a hire downloads a model."""
     policy = meter.policy
 
     async def state() -> BudgetState:
         return await asyncio.to_thread(company.ledger.state)
 
-    async def free() -> dict[str, Decimal]:
+    async def free(host: str = "") -> dict[str, Decimal]:
+        """What is left: dollars, and memory where `host`'s models are loaded."""
         now = await state()
-        return {"usd_free": now.usd_free, "memory_free_gib": gib(now.memory_free_bytes)}
+        return {"usd_free": now.usd_free, "memory_free_gib": gib(now.budget_of(host).free_bytes)}
 
     async def hire_agent(
         name: Annotated[str, Field(description="Unique: letters, digits, - or _")],
@@ -99,7 +119,9 @@ def hr_tools(company: Company, meter: Meter, workforce: Workforce, emit: Emit) -
             if choice.ref is None:
                 raise AgentError(f"auto:{kind} found no model to hire: {choice.reason}.")
             model = choice.ref
-        hire = await company.hire(meter, name, model, system_prompt, description, kind or "other")
+        hire = await company.hire(
+            meter, name, model, system_prompt, description, kind or "other", approve, emit
+        )
         local = hire.employee.local
         workforce.hired.append(HiredAgent(name=name, model=model, local=local))
         emit(AgentHired(name=name, model=model))
@@ -109,8 +131,9 @@ def hr_tools(company: Company, meter: Meter, workforce: Workforce, emit: Emit) -
             local=local,
             hire_fee_usd=hire.fee_usd,
             memory_gib=gib(hire.memory_bytes),
-            **await free(),
+            **await free(hire.employee.host),
             choice=choice,
+            host=hire.employee.host,
         )
 
     async def ask_agent(
@@ -172,8 +195,9 @@ def hr_tools(company: Company, meter: Meter, workforce: Workforce, emit: Emit) -
     async def list_models(
         kind: Annotated[str, Field(description=KIND_LIST)] = "",
     ) -> list[dict[str, Any]]:
-        """Models you can hire: local (memory) or cloud (hire fee and prices per M tokens);
-        given a kind, each one's record on it and the one auto:<kind> would hire."""
+        """Models you can hire: local (memory, and the hosts that have it) or cloud (hire fee
+        and prices per M tokens); given a kind, each one's record on it and the one auto:<kind>
+        would hire."""
         models = await company.hireable_models(policy)
         choice = await company.recommend(meter, kind, models) if kind else None
         numbers = {c.ref: c for c in choice.candidates} if choice else {}
@@ -184,6 +208,8 @@ def hr_tools(company: Company, meter: Meter, workforce: Workforce, emit: Emit) -
                 offer["context_tokens"] = info.context_tokens
             if info.local:
                 offer["memory_gib"] = gib(info.memory_bytes or 0)
+                if info.hosts:
+                    offer["hosts"] = info.hosts
             else:
                 offer["hire_fee_usd"] = company.hire_fee_usd
                 offer |= company.prices.describe(info.provider, info.ref.split(":", 1)[1])

@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS employees (
     description TEXT NOT NULL,
     local INTEGER NOT NULL,
     kind TEXT NOT NULL DEFAULT 'other',
+    host TEXT NOT NULL DEFAULT '',
     hired_at TEXT NOT NULL,
     calls INTEGER NOT NULL DEFAULT 0,
     failures INTEGER NOT NULL DEFAULT 0,
@@ -58,6 +59,7 @@ class Employee(BaseModel):
     description: str = ""
     local: bool = True
     kind: str = "other"  # what it was hired for; its asks are filed under it unless told
+    host: str = ""  # where its model is loaded (an Ollama host's URL, an endpoint); "": no choice
     hired_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     history: list[Message] = Field(default_factory=list)
     calls: int = 0
@@ -68,7 +70,7 @@ class Employee(BaseModel):
     def summary(self) -> dict[str, object]:
         mean = self.seconds / self.calls if self.calls else 0.0
         return self.model_dump(
-            include={"name", "model", "description", "local", "kind", "calls", "failures"}
+            include={"name", "model", "description", "local", "kind", "host", "calls", "failures"}
         ) | {
             "input_tokens": self.usage.input_tokens,
             "output_tokens": self.usage.output_tokens,
@@ -91,7 +93,7 @@ class Roster:
         try:  # under the lock: two processes switching a new file to WAL at once, one fails
             with exclusive(path), self._db() as db:
                 db.executescript(_SCHEMA)
-                _add_kind(db)
+                _add_columns(db)
         except sqlite3.DatabaseError as exc:
             raise ConfigError(
                 f"{path} is damaged ({exc}); move it away to start with no employees."
@@ -136,7 +138,7 @@ class Roster:
             with self._db() as db:
                 db.execute(
                     "INSERT INTO employees (name, model, system_prompt, description, local, "
-                    "kind, hired_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "kind, host, hired_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         employee.name,
                         employee.model,
@@ -144,6 +146,7 @@ class Roster:
                         employee.description,
                         employee.local,
                         employee.kind,
+                        employee.host,
                         employee.hired_at.isoformat(),
                     ),
                 )
@@ -191,11 +194,18 @@ class Roster:
                 )
 
 
-def _add_kind(db: sqlite3.Connection) -> None:
-    """Give a roster written before employees had a kind the column (all 'other')."""
+_ADDED_COLUMNS = {
+    "kind": "TEXT NOT NULL DEFAULT 'other'",  # what older employees were hired for: anything
+    "host": "TEXT NOT NULL DEFAULT ''",  # where older employees run: their backend's one place
+}
+
+
+def _add_columns(db: sqlite3.Connection) -> None:
+    """Give a roster written by an older HASHIRU the columns added since."""
     columns = {row[1] for row in db.execute("PRAGMA table_info(employees)")}
-    if "kind" not in columns:
-        db.execute("ALTER TABLE employees ADD COLUMN kind TEXT NOT NULL DEFAULT 'other'")
+    for name, definition in _ADDED_COLUMNS.items():
+        if name not in columns:
+            db.execute(f"ALTER TABLE employees ADD COLUMN {name} {definition}")
 
 
 def _employee(row: sqlite3.Row, history: list[Message] | None = None) -> Employee:
@@ -206,6 +216,7 @@ def _employee(row: sqlite3.Row, history: list[Message] | None = None) -> Employe
         description=row["description"],
         local=bool(row["local"]),
         kind=row["kind"],
+        host=row["host"],
         hired_at=datetime.fromisoformat(row["hired_at"]),
         history=history or [],
         calls=row["calls"],

@@ -28,8 +28,9 @@ from hashiru.tools.web import FetchConfig, web_tools
 
 
 class ToolRequest(BaseModel):
-    """What the user is asked to approve: a tool the CEO wrote (enable it?), or a call to an
-    MCP server's tool (run it?) when `server` is set."""
+    """What the user is asked to approve: a tool the CEO wrote (enable it?), a call to an
+    MCP server's tool (run it?) when `server` is set, or downloading a model onto an Ollama
+    host for a hire when `pull_host` is set."""
 
     name: str
     description: str
@@ -38,10 +39,13 @@ class ToolRequest(BaseModel):
     server: str | None = None  # the MCP server whose tool the CEO wants to call
     arguments: dict[str, Any] = Field(default_factory=dict)  # that call's arguments
     until_exit: bool = False  # approving the call approves the server's calls until exit
+    pull_host: str | None = None  # where the model `name` would be downloaded to
 
     @property
     def question(self) -> str:
         """What the person answers yes or no to."""
+        if self.pull_host is not None:
+            return f"Download {self.name} to {self.pull_host}?"
         if self.server is None:
             return "Enable it?"
         if self.until_exit:
@@ -52,6 +56,8 @@ class ToolRequest(BaseModel):
     def shown(self) -> tuple[str, str]:
         """What the person reads before answering, and its language: the code, or the call's
         arguments as JSON."""
+        if self.pull_host is not None:
+            return self.description, "text"
         if self.server is None:
             return self.code, "python"
         return json.dumps(self.arguments, indent=2, ensure_ascii=False), "json"

@@ -281,7 +281,11 @@ def _policy_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-steps", type=a.count(1), help="cap on the CEO's steps per turn")
     parser.add_argument("--max-seconds", type=a.seconds, help="cap on a turn's wall time")
     parser.add_argument("--budget-usd", type=a.money, help="cap a turn's spend in USD")
-    parser.add_argument("--yes", action="store_true", help="approve tools the CEO creates")
+    parser.add_argument(
+        "--yes",
+        action="store_true",
+        help="approve tools the CEO creates, MCP calls and model downloads",
+    )
 
 
 def _conversations(conversations: argparse.ArgumentParser) -> None:

@@ -12,6 +12,7 @@ import sys
 
 from rich.markup import escape
 from rich.padding import Padding
+from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.prompt import Confirm
 from rich.syntax import Syntax
 
@@ -21,6 +22,7 @@ from hashiru.agents.events import (
     AgentHired,
     ContextCompacted,
     Event,
+    ModelPulling,
     TextDelta,
     ToolCallFinished,
     ToolCallStarted,
@@ -82,24 +84,18 @@ def policy_for(hashiru: Hashiru, conversation: Conversation, args: argparse.Name
 
 
 def approver(yes: bool) -> Approver:
-    """--yes approves new tools and MCP calls; a terminal asks; anything else refuses (enable
-    generated tools later; an MCP server's `approval = "never"` lets its calls run unasked)."""
+    """--yes approves new tools, MCP calls and model downloads; a terminal asks; anything else
+    refuses (enable generated tools later; an MCP server's `approval = "never"` lets its calls
+    run unasked; `ollama_pull = "always"` pulls unasked)."""
 
     async def approve_all(request: ToolRequest) -> bool:
         return True
 
     async def ask(request: ToolRequest) -> bool:
-        about = escape(request.description)
-        if request.server is None:
-            network = " [bold red]with network access[/]" if request.needs_network else ""
-            errors.print(f"\nThe CEO wrote a tool [bold]{request.name}[/]{network}: {about}")
-        else:
-            server = escape(request.server)
-            errors.print(
-                f"\nThe CEO wants to call [bold]{request.name}[/] ({about}) on MCP server {server}:"
-            )
-        text, language = request.shown
-        errors.print(Syntax(text, language, line_numbers=request.server is None))
+        errors.print(f"\n{_asked(request)}")
+        if request.pull_host is None:  # a pull's description is all there is to read
+            text, language = request.shown
+            errors.print(Syntax(text, language, line_numbers=request.server is None))
         question = escape(request.question)
         return await asyncio.to_thread(Confirm.ask, question, console=errors, default=False)
 
@@ -108,13 +104,34 @@ def approver(yes: bool) -> Approver:
     return ask if sys.stdin.isatty() else refuse_all
 
 
+def _asked(request: ToolRequest) -> str:
+    """Who wants what, before the question: a tool written, an MCP call, a model download."""
+    about = escape(request.description)
+    if request.pull_host is not None:
+        model, host = escape(request.name), escape(request.pull_host)
+        return f"The CEO wants to download [bold]{model}[/] to [bold]{host}[/]. {about}"
+    if request.server is None:
+        network = " [bold red]with network access[/]" if request.needs_network else ""
+        return f"The CEO wrote a tool [bold]{request.name}[/]{network}: {about}"
+    server = escape(request.server)
+    return f"The CEO wants to call [bold]{request.name}[/] ({about}) on MCP server {server}:"
+
+
 class EventPrinter:
-    """Renders a run as it happens: the CEO's text, then each tool call as it starts and ends."""
+    """Renders a run as it happens: the CEO's text, then each tool call as it starts and ends,
+    and a model's download as a progress bar on stderr."""
 
     def __init__(self) -> None:
         self._at_line_start = True
+        self._pulls: Progress | None = None  # the bars of the downloads under way
+        self._pull_tasks: dict[tuple[str, str], TaskID] = {}  # by (model, host)
 
     def __call__(self, event: Event) -> None:
+        if isinstance(event, ModelPulling):
+            self._end_text()
+            self._pulled(event)
+            return
+        self.end_pulls()
         if isinstance(event, TextDelta):
             console.print(escape(event.text), end="")
             self._at_line_start = event.text.endswith("\n")
@@ -137,10 +154,44 @@ class EventPrinter:
             console.print(f"[yellow]⇲ {escape(display.compaction(event))}[/]: {escape(event.how)}")
 
     def end_line(self) -> None:
-        """End the line the CEO's text left open (before a step, or when a turn stops)."""
+        """End the line the CEO's text left open, and any download's bar (before a step, or
+        when a turn stops)."""
+        self.end_pulls()
+        self._end_text()
+
+    def _end_text(self) -> None:
         if not self._at_line_start:
             console.print()
             self._at_line_start = True
+
+    def end_pulls(self) -> None:
+        """Leave the download bars as they last were: the pull ended, or failed (the hire's
+        result says why), or the turn stopped."""
+        if self._pulls is not None:
+            self._pulls.stop()
+            self._pulls = None
+            self._pull_tasks.clear()
+
+    def _pulled(self, event: ModelPulling) -> None:
+        """A download's title on a line of its own as it starts, then its bar, labelled with
+        the model, kept up to date: a URL and a bar do not both fit 80 columns."""
+        view = display.pull_view(event)
+        if self._pulls is None:
+            self._pulls = Progress(
+                TextColumn("  {task.description}"),
+                BarColumn(bar_width=20),
+                TextColumn("{task.fields[detail]}", style="dim"),
+                console=errors,
+            )
+            self._pulls.start()
+        key = (event.model, event.host)
+        if key not in self._pull_tasks:
+            self._pulls.console.print(f"[magenta]⬇ {escape(view.title)}[/]", soft_wrap=True)
+            self._pull_tasks[key] = self._pulls.add_task(escape(event.model), total=100, detail="")
+        task = self._pull_tasks[key]
+        self._pulls.update(task, completed=view.percent, detail=escape(view.detail))
+        if view.done and self._pulls.finished:
+            self.end_pulls()
 
 
 def summary(result: RunResult) -> str:

@@ -30,12 +30,20 @@ async def agents_command(hashiru: Hashiru, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(employees, indent=2))
         return 0
-    table = Table("name", "model", "where", "calls", "failures", "description")
+    columns = ["name", "model", "where", "host", "calls", "failures", "description"]
+    if not any(e["host"] for e in employees):  # no backend had a choice of host: no column
+        columns.remove("host")
+    table = Table()
+    for column in columns:
+        table.add_column(column, overflow="fold" if column == "host" else "ellipsis")
     for e in employees:
-        where = "local" if e["local"] else "cloud"
-        table.add_row(
-            e["name"], e["model"], where, str(e["calls"]), str(e["failures"]), e["description"]
-        )
+        cells = {
+            **{key: escape(str(e[key])) for key in ("name", "model", "host", "calls")},
+            "where": "local" if e["local"] else "cloud",
+            "failures": str(e["failures"]),
+            "description": escape(str(e["description"])),
+        }
+        table.add_row(*(cells[column] for column in columns))
     console.print(table if employees else "No employees hired.")
     return 0
 
@@ -76,9 +84,31 @@ async def budget_command(hashiru: Hashiru, args: argparse.Namespace) -> int:
         _bar(memory["used"], memory["total"]),
     )
     console.print(table)
+    if hosts := summary.get("resource_gib_by_host"):
+        console.print(_hosts_table(hosts))
     for agent, spent in sorted(summary["spent_by_agent_usd"].items()):
         console.print(f"  {escape(agent)}: ${display.usd(spent)}")
     return 0
+
+
+def _hosts_table(hosts: dict[str, dict]) -> Table:
+    """Each memory budget (GiB): this machine's, and each host's or endpoint's of its own,
+    with the models loaded under it."""
+    table = Table()
+    table.add_column("memory (GiB)", overflow="fold")  # a host whole, if on two lines
+    for column in ("used", "free", "total", "", "models loaded"):
+        table.add_column(column)
+    for host, memory in hosts.items():
+        models = ", ".join(f"{model} ({size})" for model, size in memory["models"].items())
+        table.add_row(
+            escape(host),
+            f"{memory['used']}",
+            f"{memory['free']}",
+            f"{memory['total']}",
+            _bar(memory["used"], memory["total"], width=10),
+            escape(models),
+        )
+    return table
 
 
 def _bar(used: Decimal, total: Decimal, width: int = 20) -> str:

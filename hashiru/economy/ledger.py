@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,7 +41,7 @@ from hashiru.errors import BudgetExceeded, HashiruError, LedgerError
 from hashiru.messages import Usage
 from hashiru.sqlite import SQLiteFile
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: hires name the host their model is loaded on
 DEAD_HOLDER_NOTE = "holder process died"
 NO_RUN = ""
 """The run_id of rows that no run made: a fire from the CLI or the app, a budget change, a manual
@@ -72,7 +72,8 @@ _SCHEMA = (
         reservation INTEGER REFERENCES entries(id),
         holder TEXT NOT NULL DEFAULT '',
         ok INTEGER NOT NULL DEFAULT 1,
-        note TEXT NOT NULL DEFAULT ''
+        note TEXT NOT NULL DEFAULT '',
+        host TEXT NOT NULL DEFAULT ''
     )
     """,
     # Unique: a hold is closed (settled or released) at most once, whatever the code above does.
@@ -80,6 +81,29 @@ _SCHEMA = (
     "WHERE reservation IS NOT NULL",
     "CREATE INDEX entries_by_run ON entries(run_id)",
 )
+
+
+THIS_MACHINE = ""
+"""The host of models loaded on this machine (the embedded model, a single Ollama, a local
+endpoint with no budget of its own), and of the memory pool they share."""
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a hire could load its model, and the memory it would take there."""
+
+    host: str
+    memory_bytes: int
+
+
+@dataclass(frozen=True)
+class _Defaults:
+    """What the books start from before any budget row: the dollars, this machine's memory,
+    and the budgets of hosts with their own."""
+
+    usd_nano: int
+    memory_bytes: int
+    host_memory: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -119,6 +143,16 @@ class Entry(BaseModel):
     holder: str
     ok: bool
     note: str
+    host: str
+
+
+class HostMemory(BaseModel):
+    """One memory budget: this machine's, or a host's or endpoint's of its own."""
+
+    total_bytes: int
+    used_bytes: int
+    free_bytes: int
+    models: dict[str, int]  # each model loaded under this budget -> its bytes (per host holding it)
 
 
 class BudgetState(BaseModel):
@@ -132,17 +166,57 @@ class BudgetState(BaseModel):
     memory_used_bytes: int
     memory_free_bytes: int
     spent_by_agent: dict[str, Decimal]  # adjustments without an agent are in no agent's total
-    models_in_memory: dict[str, int]
+    models_in_memory: dict[str, int]  # on this machine's budget
+    budgets: dict[str, HostMemory]  # by host; THIS_MACHINE's is the memory_* figures above
+    loaded: dict[str, dict[str, int]]  # host -> each model loaded there -> its bytes
     run_spent: Decimal | None = None  # these two only when state() was given a run_id
     run_reserved: Decimal | None = None
+
+    def pool_of(self, host: str) -> str:
+        """Whose memory budget a model loaded on `host` draws on: its own, or this machine's."""
+        return host if host in self.budgets else THIS_MACHINE
+
+    def budget_of(self, host: str) -> HostMemory:
+        return self.budgets[self.pool_of(host)]
+
+    def needed(self, model: str, placement: Placement) -> int:
+        """The bytes loading `model` there would add: nothing once it is loaded on that host
+        (its employees share it), only the growth if it now needs more."""
+        return max(placement.memory_bytes - self.loaded.get(placement.host, {}).get(model, 0), 0)
+
+    def place(self, model: str, candidates: Sequence[Placement]) -> Placement | None:
+        """The host to load `model` on: one that holds it already, else the one left with the
+        most free memory; None when it fits nowhere."""
+        fitting = [
+            c for c in candidates if self.needed(model, c) <= self.budget_of(c.host).free_bytes
+        ]
+        if not fitting:
+            return None
+        return min(
+            fitting,
+            key=lambda c: (
+                self.needed(model, c) > 0,
+                -(self.budget_of(c.host).free_bytes - self.needed(model, c)),
+            ),
+        )
 
 
 class Ledger:
     """The append-only ledger in one SQLite file, shared by threads, tasks and processes."""
 
-    def __init__(self, path: Path, default_usd: Decimal, default_memory_bytes: int) -> None:
+    def __init__(
+        self,
+        path: Path,
+        default_usd: Decimal,
+        default_memory_bytes: int,
+        host_memory: Mapping[str, int] | None = None,
+    ) -> None:
+        """`default_memory_bytes` is this machine's memory budget until a budget row sets it;
+        `host_memory` the budgets of hosts and endpoints that have their own (the settings')."""
         self.path = path
-        self._defaults = (_nano(default_usd, ROUND_HALF_EVEN), default_memory_bytes)
+        self._defaults = _Defaults(
+            _nano(default_usd, ROUND_HALF_EVEN), default_memory_bytes, dict(host_memory or {})
+        )
         self._books = _Books(self._defaults)
         self._lock = threading.Lock()
         self._file = SQLiteFile(path)
@@ -152,6 +226,15 @@ class Ledger:
                 f"The ledger {path} has schema version {version}, newer than this HASHIRU "
                 f"understands ({SCHEMA_VERSION}); upgrade hashiru."
             )
+        if version < SCHEMA_VERSION:
+            self._migrate()
+
+    def _migrate(self) -> None:
+        """Version 1 knew one machine: its hires were all loaded on it (host '')."""
+        with self._file.transaction("IMMEDIATE") as db:
+            if db.execute("PRAGMA user_version").fetchone()[0] == 1:
+                db.execute("ALTER TABLE entries ADD COLUMN host TEXT NOT NULL DEFAULT ''")
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def set_budget(self, usd: Decimal | None = None, memory_bytes: int | None = None) -> None:
         """Record new totals; what is not given keeps its current value."""
@@ -249,18 +332,24 @@ class Ledger:
         model: str,
         provider: str,
         fee_usd: Decimal,
-        memory_bytes: int,
+        placements: Sequence[Placement] = (Placement(THIS_MACHINE, 0),),
         run_limit_usd: Decimal | None = None,
         enforce_usd: bool = True,
         enforce_memory: bool = True,
-    ) -> None:
-        """Pay the hire fee and load the model's memory (once per model), or raise BudgetExceeded.
+    ) -> Placement:
+        """Pay the hire fee and load the model's memory on one of `placements` (once per model
+        and host), or raise BudgetExceeded; the placement chosen (see `BudgetState.place`).
 
         The fee is a charge of the run like its calls: it must fit the workspace budget and,
         given `run_limit_usd`, the run's cap; a $0 fee always fits (memory is still checked).
-        Raises LedgerError when `agent` is already hired: that is the caller's mistake.
+        The choice of host and the check are one transaction, so two hires racing for the last
+        room on a host cannot both get it. Raises LedgerError when `agent` is already hired
+        (the caller's mistake) or when there is no placement.
         """
-        _check_amounts(fee_usd=fee_usd, memory_bytes=memory_bytes)
+        if not placements:
+            raise LedgerError(f"No host to load {model} on for {agent!r}.")
+        for placement in placements:
+            _check_amounts(fee_usd=fee_usd, memory_bytes=placement.memory_bytes)
         fee = _nano(fee_usd, ROUND_HALF_EVEN)
         refusal = None
         with self._transaction("IMMEDIATE") as db:
@@ -270,9 +359,10 @@ class Ledger:
             state = self._books.state(run_id)
             if enforce_usd:
                 refusal = _usd_refusal(state, fee, f"hiring {agent!r}", run_limit_usd)
-            if enforce_memory and refusal is None:
-                refusal = _memory_refusal(state, self._books.hires, agent, model, memory_bytes)
-            if refusal is None:
+            chosen = state.place(model, placements) if enforce_memory else placements[0]
+            if refusal is None and chosen is None:
+                refusal = _memory_refusal(state, self._books.hires, agent, model, placements)
+            if refusal is None and chosen is not None:
                 self._append(
                     db,
                     "hire",
@@ -281,10 +371,13 @@ class Ledger:
                     model=model,
                     provider=provider,
                     usd_nano=fee,
-                    memory_bytes=memory_bytes,
+                    memory_bytes=chosen.memory_bytes,
+                    host=chosen.host,
                 )
         if refusal:
             raise BudgetExceeded(refusal)
+        assert chosen is not None
+        return chosen
 
     def fire(self, *, run_id: str, agent: str) -> None:
         """End a hire; its model's memory is freed when no active employee uses it any more.
@@ -298,7 +391,13 @@ class Ledger:
                     f"{agent!r} is not hired, so it cannot be fired; see `hashiru agents`."
                 )
             self._append(
-                db, "fire", run_id=run_id, agent=agent, model=hired.model, provider=hired.provider
+                db,
+                "fire",
+                run_id=run_id,
+                agent=agent,
+                model=hired.model,
+                provider=hired.provider,
+                host=hired.host,
             )
 
     def adjust(self, *, usd: Decimal, note: str, run_id: str = NO_RUN) -> None:
@@ -418,9 +517,10 @@ class _Books:
     can have changed: catching up on them gives the same figures as adding up every row again.
     """
 
-    def __init__(self, defaults: tuple[int, int]) -> None:
+    def __init__(self, defaults: _Defaults) -> None:
         self.last_id = 0
-        self.budget = defaults  # (usd_nano, memory_bytes) of the latest budget row
+        self.host_memory = defaults.host_memory
+        self.budget = (defaults.usd_nano, defaults.memory_bytes)  # the latest budget row's
         self.spent_by_agent: dict[str, int] = {}
         self.spent_by_run: dict[str, int] = {}
         self.holds: dict[int, sqlite3.Row] = {}  # open reserve rows by id
@@ -455,8 +555,9 @@ class _Books:
         total, memory_total = self.budget
         spent = sum(self.spent_by_agent.values())
         reserved = sum(hold["usd_nano"] for hold in self.holds.values())
-        models = _models_in_memory(self.hires.values())
-        memory_used = sum(models.values())
+        loaded = _loaded(self.hires.values())
+        budgets = _budgets(loaded, {THIS_MACHINE: memory_total, **self.host_memory})
+        machine = budgets[THIS_MACHINE]
         run: dict[str, Decimal] = {}
         if run_id is not None:
             run_holds = (h["usd_nano"] for h in self.holds.values() if h["run_id"] == run_id)
@@ -467,11 +568,13 @@ class _Books:
             usd_spent=_usd(spent),
             usd_reserved=_usd(reserved),
             usd_free=_usd(total - spent - reserved),
-            memory_total_bytes=memory_total,
-            memory_used_bytes=memory_used,
-            memory_free_bytes=memory_total - memory_used,
+            memory_total_bytes=machine.total_bytes,
+            memory_used_bytes=machine.used_bytes,
+            memory_free_bytes=machine.free_bytes,
             spent_by_agent={a: _usd(nano) for a, nano in self.spent_by_agent.items() if a},
-            models_in_memory=models,
+            models_in_memory=machine.models,
+            budgets=budgets,
+            loaded=loaded,
             **run,
         )
 
@@ -532,13 +635,33 @@ def _call_columns(reservation: Reservation) -> dict[str, Any]:
     }
 
 
-def _models_in_memory(hires: Iterable[Entry]) -> dict[str, int]:
-    """Model -> bytes, each model once however many active employees share it."""
-    models: dict[str, int] = {}
+def _loaded(hires: Iterable[Entry]) -> dict[str, dict[str, int]]:
+    """Host -> model -> bytes: each model once per host, however many employees share it."""
+    loaded: dict[str, dict[str, int]] = {}
     for hire in hires:
         if hire.memory_bytes:
+            models = loaded.setdefault(hire.host, {})
             models[hire.model] = max(models.get(hire.model, 0), hire.memory_bytes)
-    return models
+    return loaded
+
+
+def _budgets(loaded: dict[str, dict[str, int]], totals: dict[str, int]) -> dict[str, HostMemory]:
+    """Each memory budget with what its hosts hold: a host with no budget of its own (absent
+    from `totals`) loads on this machine's."""
+    models: dict[str, dict[str, int]] = {budget: {} for budget in totals}
+    for host, held in loaded.items():
+        pool = models[host if host in totals else THIS_MACHINE]
+        for model, size in held.items():
+            pool[model] = pool.get(model, 0) + size
+    return {
+        budget: HostMemory(
+            total_bytes=total,
+            used_bytes=sum(models[budget].values()),
+            free_bytes=total - sum(models[budget].values()),
+            models=models[budget],
+        )
+        for budget, total in totals.items()
+    }
 
 
 @cache
@@ -597,24 +720,36 @@ def _run_refusal(state: BudgetState, usd: Decimal, what: str, limit: Decimal | N
 
 
 def _memory_refusal(
-    state: BudgetState, active: dict[str, Entry], agent: str, model: str, memory_bytes: int
-) -> str | None:
-    needed = memory_bytes - state.models_in_memory.get(model, 0)
-    if needed <= state.memory_free_bytes:
-        return None
+    state: BudgetState,
+    active: dict[str, Entry],
+    agent: str,
+    model: str,
+    placements: Sequence[Placement],
+) -> str:
+    """Why `model` fits on none of `placements`, naming the employees to fire on the host
+    with the most room."""
+    best = max(
+        placements, key=lambda p: state.budget_of(p.host).free_bytes - state.needed(model, p)
+    )
+    pool = state.pool_of(best.host)
+    budget = state.budgets[pool]
+    where = "" if best.host == THIS_MACHINE else f" on {best.host}"
+    if len(placements) > 1:
+        where = f" on any of the {len(placements)} hosts that have it (most room{where})"
+    loaded = {m: size for m, size in budget.models.items()}
     employees: dict[str, list[str]] = {}
     for name, hire in active.items():
-        if hire.model in state.models_in_memory:
+        if hire.memory_bytes and state.pool_of(hire.host) == pool:
             employees.setdefault(hire.model, []).append(repr(name))
-    by_size = sorted(employees, key=state.models_in_memory.__getitem__, reverse=True)
+    by_size = sorted(employees, key=loaded.__getitem__, reverse=True)
     candidates = "; ".join(
-        f"{', '.join(employees[m])} ({m}, frees {_gib(state.models_in_memory[m])} "
-        "once all its employees are fired)"
+        f"{', '.join(employees[m])} ({m}, frees {_gib(loaded[m])} once all its employees are fired)"
         for m in by_size
     )
     return (
-        f"Not enough memory to hire {agent!r} on {model}: it needs {_gib(needed)}, but only "
-        f"{_gib(max(state.memory_free_bytes, 0))} of {_gib(state.memory_total_bytes)} is free. "
+        f"Not enough memory to hire {agent!r} on {model}{where}: it needs "
+        f"{_gib(state.needed(model, best))}, but only {_gib(max(budget.free_bytes, 0))} of "
+        f"{_gib(budget.total_bytes)} is free. "
         + (f"Fire employees to make room: {candidates}. " if candidates else "")
         + "Or hire on a model that is already loaded, or on a cloud model."
     )

@@ -13,7 +13,7 @@ own calculation, so cached tokens, cache writes and prompt-size tiers are charge
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -62,16 +62,26 @@ class PriceBook:
         self,
         overrides: Mapping[str, PriceOverride] | None = None,
         local_usd_per_hour: Decimal = _ZERO,
+        local_providers: Collection[str] = LOCAL_PROVIDERS,
     ) -> None:
         self.overrides = dict(overrides or {})
         self.local_usd_per_hour = local_usd_per_hour
+        self.local_providers = frozenset(local_providers)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PriceBook:
-        return cls(settings.prices, settings.local_usd_per_hour)
+        """The `[prices]` overrides and each cloud endpoint's `prices`; local endpoints are
+        charged by time like the other local backends."""
+        endpoints = settings.endpoints.items()
+        overrides = {
+            **{f"{name}:{model}": p for name, e in endpoints for model, p in e.prices.items()},
+            **settings.prices,
+        }
+        local = {*LOCAL_PROVIDERS, *(name for name, e in endpoints if e.local)}
+        return cls(overrides, settings.local_usd_per_hour, local)
 
     def is_local(self, provider: str) -> bool:
-        return provider in LOCAL_PROVIDERS
+        return provider in self.local_providers
 
     def price(self, provider: str, model: str) -> ModelPrice | None:
         """The model's price, or None when nobody knows it (which is not the same as free).

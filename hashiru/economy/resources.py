@@ -15,7 +15,8 @@ from functools import cache
 
 import psutil
 
-GIB = 2**30
+from hashiru.settings import GIB
+
 _MIB = 2**20
 _NVIDIA_SMI_TIMEOUT_S = 2.0
 

@@ -12,7 +12,7 @@ import threading
 
 from hashiru.errors import ConfigError
 from hashiru.providers.base import Chat, ChatModel, ModelInfo, Provider, ProviderConfig
-from hashiru.settings import Settings
+from hashiru.settings import GIB, ModelSettings, Settings
 
 __all__ = [
     "BACKENDS",
@@ -22,12 +22,14 @@ __all__ = [
     "Provider",
     "ProviderConfig",
     "Providers",
-    "parse_ref",
     "provider_config",
 ]
 
+ENDPOINT_BACKEND = "hashiru.providers.endpoint:EndpointProvider"
+"""The backend of every `[endpoints.NAME]`: Chat Completions, named by the endpoint."""
+
 BACKENDS: dict[str, str] = {
-    "ollama": "hashiru.providers.ollama:OllamaProvider",
+    "ollama": "hashiru.providers.ollama_pool:OllamaPool",
     "gemini": "hashiru.providers.gemini:GeminiProvider",
     "anthropic": "hashiru.providers.anthropic:AnthropicProvider",
     "openai": "hashiru.providers.openai:OpenAIProvider",
@@ -36,32 +38,32 @@ BACKENDS: dict[str, str] = {
 }
 
 
-def _known(name: str) -> str:
-    if name not in BACKENDS:
-        raise ConfigError(f"Unknown provider '{name}' (known: {', '.join(BACKENDS)}).")
-    return name
-
-
-def parse_ref(ref: str) -> tuple[str, str]:
-    """Split `provider:model`; the model part may itself contain colons (`ollama:qwen3:8b`)."""
-    provider, sep, model = ref.partition(":")
-    if not sep or not model or provider not in BACKENDS:
-        known = ", ".join(f"{name}:<model>" for name in BACKENDS)
-        raise ConfigError(f"Model '{ref}' is not of the form provider:model ({known}).")
-    return provider, model
-
-
 def provider_config(settings: Settings, name: str) -> ProviderConfig:
     """The part of `settings` that backend `name` is given."""
+    models = _models(settings, name)
     shared = {
         "timeout": settings.request_timeout,
         "retries": settings.retries,
         "max_tokens": settings.max_tokens,
-        "context_tokens": context_overrides(settings, name),
+        "context_tokens": {m: s.context_tokens for m, s in models if s.context_tokens},
+        "model_memory": {m: int(s.memory_gib * GIB) for m, s in models if s.memory_gib},
     }
-    if name == "ollama":
+    if name in settings.endpoints:
+        endpoint = settings.endpoints[name]
+        memory = endpoint.memory_gib
         return ProviderConfig(
-            base_url=settings.ollama_host, num_ctx=settings.ollama_num_ctx, **shared
+            api_key=endpoint.api_key,
+            base_url=endpoint.base_url,
+            memory_bytes=int(memory * GIB) if memory else None,
+            **shared,
+        )
+    if name == "ollama":
+        hosts = tuple(host.url for host in settings.pool)
+        return ProviderConfig(
+            base_url=hosts[0],
+            hosts=hosts if settings.ollama_hosts else (),
+            num_ctx=settings.ollama_num_ctx,
+            **shared,
         )
     if name == "gemini":
         return ProviderConfig(
@@ -87,13 +89,13 @@ def provider_config(settings: Settings, name: str) -> ProviderConfig:
     return ProviderConfig(**shared)
 
 
-def context_overrides(settings: Settings, name: str) -> dict[str, int]:
-    """Backend `name`'s per-model windows from `[models."name:model"]`, by model name."""
-    return {
-        ref.partition(":")[2]: model.context_tokens
+def _models(settings: Settings, name: str) -> list[tuple[str, ModelSettings]]:
+    """What `[models."name:model"]` says of backend `name`'s models, by model name."""
+    return [
+        (ref.partition(":")[2], model)
         for ref, model in settings.models.items()
-        if ref.partition(":")[0] == name and model.context_tokens
-    }
+        if ref.partition(":")[0] == name
+    ]
 
 
 class Providers:
@@ -106,23 +108,51 @@ class Providers:
         self.settings = settings
         self._instances: dict[str, Provider] = dict(extra or {})
         self._lock = threading.Lock()  # backends are imported in threads too (`survey`)
+        if clash := sorted(settings.endpoints.keys() & BACKENDS.keys()):
+            raise ConfigError(
+                f"[endpoints.{clash[0]}] in hashiru.toml takes a built-in provider's name; "
+                "rename the endpoint."
+            )
+
+    @property
+    def names(self) -> list[str]:
+        """Every backend: the built-in ones, then each endpoint."""
+        return [*BACKENDS, *self.settings.endpoints]
+
+    def parse_ref(self, ref: str) -> tuple[str, str]:
+        """Split `provider:model`; the model part may itself contain colons (`ollama:qwen3:8b`)."""
+        provider, sep, model = ref.partition(":")
+        if not sep or not model or provider not in self.names:
+            known = ", ".join(f"{name}:<model>" for name in self.names)
+            raise ConfigError(f"Model '{ref}' is not of the form provider:model ({known}).")
+        return provider, model
+
+    def _known(self, name: str) -> str:
+        if name not in self.names:
+            raise ConfigError(f"Unknown provider '{name}' (known: {', '.join(self.names)}).")
+        return name
 
     def config(self, name: str) -> ProviderConfig:
         """Backend `name`'s config, without importing its SDK (a ready-made one keeps its own)."""
         if name in self._instances:
             return self._instances[name].config
-        return provider_config(self.settings, _known(name))
+        return provider_config(self.settings, self._known(name))
 
     def get(self, name: str) -> Provider:
         """Backend `name`, importing its SDK the first time (seconds for some: from async
         code, call this in a thread)."""
         with self._lock:
             if name not in self._instances:
-                module_name, class_name = BACKENDS[_known(name)].split(":")
+                endpoint = self.settings.endpoints.get(self._known(name))
+                module_name, class_name = (BACKENDS.get(name) or ENDPOINT_BACKEND).split(":")
                 backend = getattr(importlib.import_module(module_name), class_name)
-                self._instances[name] = backend(config=self.config(name))
+                if endpoint is None:
+                    self._instances[name] = backend(config=self.config(name))
+                else:
+                    self._instances[name] = backend(name, endpoint, self.config(name))
             return self._instances[name]
 
-    def model(self, ref: str) -> ChatModel:
-        provider, model = parse_ref(ref)
-        return ChatModel(self.get(provider), model)
+    def model(self, ref: str, host: str = "") -> ChatModel:
+        """`ref` as an employee loaded on `host` talks to it ("": the backend's one place)."""
+        provider, model = self.parse_ref(ref)
+        return ChatModel(self.get(provider).at(host), model)

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 
 from hashiru.errors import ProviderError
 from hashiru.messages import Message, ModelResponse, TextDelta, ToolSpec
@@ -36,6 +36,27 @@ class ModelInfo(BaseModel):
     context_tokens: int | None = None
     memory_bytes: int | None = None
     description: str = ""
+    hosts: list[str] = Field(default_factory=list)  # where it is served, when there is a choice
+
+    @property
+    def host(self) -> str:
+        """The one host a hire of this model would load it on; "" when it has no choice."""
+        return self.hosts[0] if len(self.hosts) == 1 else ""
+
+
+class PullProgress(BaseModel):
+    """One step of a pull: Ollama's status line and the bytes of every layer announced so far."""
+
+    model: str
+    host: str  # the base_url pulled onto
+    status: str  # Ollama's own: "pulling manifest", "pulling <digest>", ..., "success"
+    completed: int = 0  # bytes done, summed over the layers announced so far
+    total: int = 0  # bytes of those layers
+    done: bool = False  # True on the last one (status "success")
+
+    @property
+    def percent(self) -> int:
+        return self.completed * 100 // self.total if self.total else 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,6 +75,9 @@ class ProviderConfig:
     default_model: str | None = None  # what a CEO runs on when none is chosen
     context_tokens: Mapping[str, int] = field(default_factory=dict)  # window per model name
     num_ctx: int | None = None  # Ollama's cap on num_ctx (ollama_num_ctx); None: no cap
+    hosts: tuple[str, ...] = ()  # Ollama's pool of servers; empty: base_url alone
+    model_memory: Mapping[str, int] = field(default_factory=dict)  # bytes per model name, as set
+    memory_bytes: int | None = None  # a local endpoint's budget: what a model of unknown size takes
 
 
 class Provider(ABC):
@@ -61,6 +85,8 @@ class Provider(ABC):
     local: ClassVar[bool]
     key_variables: ClassVar[tuple[str, ...]] = ()
     """The environment variables that hold this backend's API key; empty: it needs none."""
+    can_pull: ClassVar[bool] = False
+    """Whether a model it lacks can be downloaded onto it (`pull`)."""
 
     def __init__(self, config: ProviderConfig | None = None) -> None:
         self.config = config or ProviderConfig()
@@ -120,6 +146,25 @@ class Provider(ABC):
     @abstractmethod
     async def list_models(self) -> list[ModelInfo]:
         """Every model this backend can serve now; raises ProviderError when unreachable."""
+
+    async def placements(self, model: str) -> list[ModelInfo]:
+        """`model` on each host a hire could load it on (each info's `host` naming it): the
+        one place `describe` gives, unless the backend has several hosts."""
+        return [await self.describe(model)]
+
+    def pull_hosts(self) -> list[str]:
+        """The hosts a model could be pulled onto now ("": the backend's one place)."""
+        return [""]
+
+    async def pull(self, model: str) -> AsyncIterator[PullProgress]:
+        """Download `model` onto this host, step by step (`can_pull` backends only)."""
+        raise ProviderError(self.name, "not_found", f"{self.name} cannot download models")
+        yield  # pragma: no cover - makes this an async generator like the real ones
+
+    def at(self, host: str) -> Provider:
+        """This backend as it serves an employee loaded on `host` (one of its models' `hosts`);
+        a backend with no choice of host is the same everywhere."""
+        return self
 
     @abstractmethod
     async def describe(self, model: str) -> ModelInfo:

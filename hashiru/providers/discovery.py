@@ -7,7 +7,7 @@ import asyncio
 from pydantic import BaseModel, Field
 
 from hashiru.errors import HashiruError
-from hashiru.providers import BACKENDS, ModelInfo, Providers
+from hashiru.providers import ModelInfo, Providers
 
 SURVEY_TIMEOUT_SECONDS = 5.0
 
@@ -44,8 +44,8 @@ async def survey(providers: Providers) -> list[BackendStatus]:
     busy machine, which must neither block the event loop nor run down the other backends'
     timeouts.
     """
-    await asyncio.to_thread(lambda: [providers.get(name) for name in BACKENDS])
-    return list(await asyncio.gather(*(check_backend(providers, n) for n in BACKENDS)))
+    await asyncio.to_thread(lambda: [providers.get(name) for name in providers.names])
+    return list(await asyncio.gather(*(check_backend(providers, n) for n in providers.names)))
 
 
 async def default_ceo_model(providers: Providers) -> str | None:

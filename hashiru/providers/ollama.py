@@ -10,13 +10,16 @@ per-model setting) capped by `config.num_ctx`. Ollama silently cuts a longer pro
 front and reloads the model whenever num_ctx changes, so the number is worked out once per model
 and process (one `/api/show`, before the first chat) and kept; `describe()` reports that same
 number as `context_tokens`, and counts the KV cache it needs in `memory_bytes`.
+
+`pull` downloads a model onto the host through POST /api/pull, streamed: Ollama's per-layer
+progress lines are summed into one `PullProgress` per step, for a progress bar.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import aclosing, contextmanager
 from typing import Any, ClassVar
 
 import httpx
@@ -24,17 +27,27 @@ import ollama
 
 from hashiru.errors import ProviderError
 from hashiru.messages import Message, ModelResponse, TextDelta, ToolCall, ToolSpec, Usage
-from hashiru.providers.base import ModelInfo, Provider, ProviderConfig, StreamItem, new_call_id
+from hashiru.providers.base import (
+    ModelInfo,
+    Provider,
+    ProviderConfig,
+    PullProgress,
+    StreamItem,
+    new_call_id,
+)
 
 FALLBACK_NUM_CTX = 4096  # Ollama's own default, when neither the model nor a setting says
 KV_BYTES = 2  # an f16 KV cache, Ollama's default
 # What a failed /api/show says of the chat that would follow it: the same failure.
 _SHOW_FAILURES_THAT_END_THE_CALL = frozenset({"connection", "timeout", "not_found"})
+# How Ollama says the registry has no such model (os.ErrNotExist, in server/images.go PullModel).
+_NO_SUCH_MANIFEST = "file does not exist"
 
 
 class OllamaProvider(Provider):
     name: ClassVar[str] = "ollama"
     local: ClassVar[bool] = True
+    can_pull: ClassVar[bool] = True
 
     def __init__(self, config: ProviderConfig | None = None) -> None:
         super().__init__(config)
@@ -136,6 +149,54 @@ class OllamaProvider(Provider):
             model, context_tokens=num_ctx, memory_bytes=memory, description=_description(show)
         )
 
+    async def pull(self, model: str) -> AsyncIterator[PullProgress]:
+        """Download `model` from the Ollama registry onto this host, step by step.
+
+        Ollama reports each layer every 60 ms, bytes or not; a line with the same status, total
+        and whole percent as the last one shown is dropped, so a bar gets about a hundred a layer.
+        Closing the iterator early (`aclose`, or leaving `async with aclosing(...)`) closes the
+        HTTP stream, which cancels the download on Ollama's side; a later pull resumes it.
+        """
+        host = self.config.base_url or "the default Ollama host"
+        layers: dict[str, tuple[int, int]] = {}  # by digest: (completed, total)
+        last: PullProgress | None = None
+        with self._translated(model), self._registry_lacks(model):
+            lines = await self.client.pull(model, stream=True)
+            async with aclosing(lines):
+                async for line in lines:
+                    completed, total = _tally(line, layers)
+                    step = PullProgress(
+                        model=model,
+                        host=host,
+                        status=line.status or "",
+                        completed=completed,
+                        total=total,
+                        done=line.status == "success",
+                    )
+                    if last is None or _moved(last, step):
+                        last = step
+                        yield step
+        if last is None or not last.done:
+            raise ProviderError(
+                self.name, "server", f"{host} ended the pull of {model} before it succeeded"
+            )
+
+    @contextmanager
+    def _registry_lacks(self, model: str) -> Iterator[None]:
+        """Ollama says "pull model manifest: file does not exist"; say which model, and where
+        to find the right name."""
+        try:
+            yield
+        except ollama.ResponseError as exc:
+            if _NO_SUCH_MANIFEST not in str(exc.error):
+                raise
+            raise ProviderError(
+                self.name,
+                "not_found",
+                f"the Ollama registry has no model {model!r}: check its name and tag at "
+                "https://ollama.com/library",
+            ) from exc
+
     @contextmanager
     def _translated(self, model: str | None = None) -> Iterator[None]:
         """Turn every SDK or httpx failure into a ProviderError; the only place that knows them."""
@@ -155,11 +216,28 @@ class OllamaProvider(Provider):
             raise ProviderError(
                 self.name,
                 "connection",
-                f"cannot reach Ollama at {self.config.base_url}: start it with "
-                "`ollama serve`, or set OLLAMA_HOST to where it runs",
+                f"cannot reach Ollama at {self.config.base_url}: start it there with "
+                "`ollama serve`, or point OLLAMA_HOST (or ollama_hosts) to where it runs",
             ) from exc
         except httpx.TransportError as exc:
-            raise ProviderError(self.name, "connection", str(exc) or repr(exc)) from exc
+            message = f"lost the connection to Ollama at {self.config.base_url}: {exc or repr(exc)}"
+            raise ProviderError(self.name, "connection", message) from exc
+
+
+def _tally(line: ollama.ProgressResponse, layers: dict[str, tuple[int, int]]) -> tuple[int, int]:
+    """Bytes done and bytes in all, over the layers announced so far. A line with no digest
+    after the layers (verifying, writing, success) means every download finished: Ollama's
+    last tick of a layer may come before its last bytes."""
+    if line.digest:
+        layers[line.digest] = (line.completed or 0, line.total or 0)
+    elif layers:
+        layers.update({digest: (total, total) for digest, (_, total) in layers.items()})
+    return sum(done for done, _ in layers.values()), sum(total for _, total in layers.values())
+
+
+def _moved(last: PullProgress, step: PullProgress) -> bool:
+    """Whether `step` is worth showing after `last`: a new status or total, or a new percent."""
+    return (step.status, step.total, step.percent) != (last.status, last.total, last.percent)
 
 
 def _chat_body(

@@ -28,8 +28,6 @@ from hashiru.errors import ProviderError
 from hashiru.messages import Message, ModelResponse, TextDelta, ToolCall, ToolSpec, Usage
 from hashiru.providers.base import ModelInfo, Provider, StreamItem, new_call_id
 
-"""The one argument a call whose arguments were not a JSON object carries: the text as sent."""
-
 # OpenAI's /v1/models names no windows; these are its documented context windows, by family
 # (longest prefix wins). Compatible servers may report theirs (vLLM: `max_model_len`).
 KNOWN_WINDOWS = {
@@ -103,7 +101,7 @@ class OpenAIProvider(Provider):
         try:
             yield
         except openai.APIStatusError as exc:
-            raise _status_error(exc) from exc
+            raise _status_error(self.name, exc) from exc
         except openai.APITimeoutError as exc:
             seconds = self.config.timeout
             raise ProviderError(self.name, "timeout", f"no reply within {seconds:g}s") from exc
@@ -250,12 +248,12 @@ class _Assembly:
         )
 
 
-def _status_error(exc: openai.APIStatusError) -> ProviderError:
+def _status_error(provider: str, exc: openai.APIStatusError) -> ProviderError:
     """Our error from OpenAI's `{"error": {"message", "type", "param", "code"}}` body (the SDK
     hands over what is inside `error`)."""
     body = exc.body if isinstance(exc.body, dict) else {}
     kind = body.get("code") or body.get("type")
     message = body.get("message") or exc.message
     return ProviderError.for_status(
-        OpenAIProvider.name, exc.status_code, f"{message} ({kind})" if kind else str(message)
+        provider, exc.status_code, f"{message} ({kind})" if kind else str(message)
     )

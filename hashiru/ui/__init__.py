@@ -12,8 +12,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
+from hashiru.settings import is_loopback
 from hashiru.ui.app import App, build_app
-from hashiru.ui.launch import is_loopback, launch, shutdown
+from hashiru.ui.launch import launch, shutdown
 from hashiru.ui.layout import CSS, theme
 
 __all__ = ["CSS", "App", "build_app", "is_loopback", "launch", "shutdown", "theme"]

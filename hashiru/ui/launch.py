@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 from collections.abc import Sequence
 
 from hashiru.errors import ConfigError
-from hashiru.providers import BACKENDS
 from hashiru.ui.app import App
 from hashiru.ui.layout import CSS, theme
 
@@ -26,7 +24,7 @@ def launch(
     them then (seconds on a busy machine) would slow the first turns of whoever is using it.
     """
     credentials = _credentials(auth)
-    for name in BACKENDS:
+    for name in app.workspace.providers.names:
         app.workspace.providers.get(name)
     app.blocks.queue(default_concurrency_limit=16)
     app.blocks.launch(
@@ -51,15 +49,6 @@ def shutdown(app: App) -> None:
         future = asyncio.run_coroutine_threadsafe(app.workspace.aclose(), app.loop)
         future.result(timeout=10)
     app.blocks.close()
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _credentials(auth: str | Sequence[str] | None) -> list[tuple[str, str]] | None:

@@ -17,11 +17,11 @@ from typing import Any
 import pandas as pd
 
 from hashiru import display
+from hashiru.agents.hr_tools import THIS_MACHINE_LABEL, Workforce
 from hashiru.agents.hr_tools import TOOL_NAMES as HR_TOOL_NAMES
-from hashiru.agents.hr_tools import Workforce
 from hashiru.agents.memory_tools import TOOL_NAMES as MEMORY_TOOL_NAMES
 from hashiru.conversations import Conversation, ConversationPage, ConversationSummary
-from hashiru.economy.ledger import NO_RUN, BudgetState, Entry
+from hashiru.economy.ledger import NO_RUN, THIS_MACHINE, BudgetState, Entry, HostMemory
 from hashiru.economy.outcomes import KINDS
 from hashiru.economy.resources import gib
 from hashiru.runtime import Hashiru
@@ -31,7 +31,8 @@ from hashiru.tools.mcp import ServerStatus
 from hashiru.transcript import WHERE
 
 CONVERSATION_COLUMNS = ["conversation", "when", "USD"]
-TEAM_COLUMNS = ["name", "model", "where", "calls", "fails", "USD", "mean s"]
+TEAM_COLUMNS = ["name", "model", "where", "calls", "fails", "USD", "mean s", "host"]
+"""`host`: where the employee's model is loaded, when its backend has several places."""
 SCORE_COLUMNS = list(display.SCORE_COLUMNS)
 ALL_KINDS = "all"
 KIND_CHOICES = [ALL_KINDS, *KINDS]
@@ -90,6 +91,7 @@ def team_rows(hashiru: Hashiru) -> list[list[Any]]:
                 s["failures"],
                 f"{spent.get(employee.name, Decimal(0)):.4f}",
                 s["mean_seconds"],
+                s["host"],
             ]
         )
     return rows
@@ -102,7 +104,8 @@ def score_rows(hashiru: Hashiru, kind: str | None = None) -> list[list[Any]]:
 
 
 def budget_html(state: BudgetState) -> str:
-    """Two gauges: expense (spent, reserved, free) and resource memory (used, free)."""
+    """Two gauges: expense (spent, reserved, free) and resource memory (used, free); with hosts
+    that have budgets of their own, a memory gauge for each, naming the models it holds."""
     usd = _gauge(
         "Expense",
         state.usd_total,
@@ -110,24 +113,39 @@ def budget_html(state: BudgetState) -> str:
         lambda v: f"${v:.4f}",
         f"${state.usd_free:.4f} free of ${state.usd_total:.2f}",
     )
-    memory = _gauge(
-        "Resource",
-        gib(state.memory_total_bytes),
-        [("used", gib(state.memory_used_bytes), "#6366f1")],
-        lambda v: f"{v} GiB",
-        f"{gib(state.memory_free_bytes)} GiB free of {gib(state.memory_total_bytes)} GiB",
+    machine = HostMemory(
+        total_bytes=state.memory_total_bytes,
+        used_bytes=state.memory_used_bytes,
+        free_bytes=state.memory_free_bytes,
+        models=state.models_in_memory,
     )
-    return f'<div class="hashiru-gauges">{usd}{memory}</div>'
+    hosts = {host: budget for host, budget in state.budgets.items() if host != THIS_MACHINE}
+    if not hosts:
+        return f'<div class="hashiru-gauges">{usd}{_memory_gauge(machine)}</div>'
+    memory = [_memory_gauge(machine, THIS_MACHINE_LABEL)]
+    memory += [_memory_gauge(budget, host) for host, budget in hosts.items()]
+    return f'<div class="hashiru-gauges">{usd}{"".join(memory)}</div>'
 
 
-def _gauge(title, total, parts, show, caption) -> str:
+def _memory_gauge(budget: HostMemory, host: str = "") -> str:
+    """A memory budget's gauge; given its `host`, it names it and the models loaded there."""
+    total, free = gib(budget.total_bytes), gib(budget.free_bytes)
+    caption = f"{free} GiB free of {total} GiB"
+    if host:
+        caption = f"{host}: {caption} · {', '.join(budget.models) or 'no model loaded'}"
+    used = [("used", gib(budget.used_bytes), "#6366f1")]
+    return _gauge("Resource", total, used, lambda v: f"{v} GiB", caption, host)
+
+
+def _gauge(title, total, parts, show, caption, host: str = "") -> str:
     segments, legend = [], []
     for label, value, colour in parts:
         share = min(Decimal(100), 100 * value / total) if total else Decimal(0)
         segments.append(f'<span style="width:{share:.1f}%;background:{colour}"></span>')
         legend.append(f'<span style="color:{colour}">■</span> {label} {html.escape(show(value))}')
+    where = f' data-host="{html.escape(host)}"' if host else ""
     return (
-        f'<div class="hashiru-gauge" data-gauge="{title.lower()}">'
+        f'<div class="hashiru-gauge" data-gauge="{title.lower()}"{where}>'
         f"<b>{title}</b> <small>{html.escape(caption)}</small>"
         f'<div class="bar">{"".join(segments)}</div>'
         f"<small>{' · '.join(legend)}</small></div>"

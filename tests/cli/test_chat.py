@@ -4,11 +4,8 @@ shows where it left off, Ctrl+C stops only the turn in flight, and a terminal ge
 from __future__ import annotations
 
 import os
-import pty
-import select
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from hashiru.conversations import ConversationStore
+from tests.cli.terminal import HASHIRU, on_a_terminal, read_until
 from tests.conversations.conftest import turns
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.server import FakeTurn
 
-HASHIRU = str(Path(sys.executable).with_name("hashiru"))
 CEO = "llama3.2:latest"
 
 
@@ -118,34 +115,12 @@ def test_ctrl_c_stops_only_the_turn_in_flight(fake: FakeOllama, store) -> None:
 def test_a_terminal_gets_a_prompt_and_ctrl_d_leaves(tmp_path: Path, store) -> None:
     ceo = tmp_path / "ceo.json"
     ceo.write_text('[{"text": "Hello from the CEO."}]')
-    main, terminal = pty.openpty()
-    process = subprocess.Popen(
-        [HASHIRU, "chat", "--ceo", f"scripted:{ceo}"],
-        stdin=terminal,
-        stdout=terminal,
-        stderr=terminal,
-        env=os.environ | {"HASHIRU_ENABLE_MEMORY": "false"},
-    )
-    os.close(terminal)
-    try:
+    args = ["chat", "--ceo", f"scripted:{ceo}"]
+    with on_a_terminal(args, {"HASHIRU_ENABLE_MEMORY": "false"}) as (process, main):
         assert "you> " in read_until(main, "you> ")
         os.write(main, b"hi there\n")
         assert "Hello from the CEO." in read_until(main, "you> ")
         os.write(main, b"\x04")  # Ctrl+D at an empty prompt
         assert process.wait(timeout=60) == 0
-    finally:
-        process.kill()
-        os.close(main)
     [saved] = store.page().items
     assert [t.task for t in store.get(saved.id).turns] == ["hi there"]
-
-
-def read_until(fd: int, text: str, seconds: float = 60) -> str:
-    """What the terminal shows until `text` appears (after what was read before it)."""
-    seen, deadline = "", time.monotonic() + seconds
-    while text not in seen:
-        remaining = deadline - time.monotonic()
-        assert remaining > 0, seen
-        if select.select([fd], [], [], remaining)[0]:
-            seen += os.read(fd, 4096).decode(errors="replace")
-    return seen

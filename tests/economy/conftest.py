@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hashiru.economy.ledger import Ledger, Reservation
+from hashiru.economy.ledger import THIS_MACHINE, Ledger, Placement, Reservation
 from hashiru.economy.outcomes import Outcomes
 from hashiru.economy.resources import GIB
 from hashiru.messages import Usage
@@ -35,15 +35,23 @@ def settle(ledger: Ledger, reservation: Reservation, usd: str | Decimal) -> None
 
 
 def hire(
-    ledger: Ledger, agent: str, model: str, gib: float, fee: str = "0", run_id: str = "run", **kw
-) -> None:
-    ledger.hire(
+    ledger: Ledger,
+    agent: str,
+    model: str,
+    gib: float,
+    fee: str = "0",
+    run_id: str = "run",
+    hosts: tuple[str, ...] = (THIS_MACHINE,),
+    **kw,
+) -> Placement:
+    """Hire `agent` on `model`, which takes `gib` on whichever of `hosts` the ledger places it."""
+    return ledger.hire(
         run_id=run_id,
         agent=agent,
         model=model,
         provider="ollama",
         fee_usd=Decimal(fee),
-        memory_bytes=int(gib * GIB),
+        placements=[Placement(host, int(gib * GIB)) for host in hosts],
         **kw,
     )
 

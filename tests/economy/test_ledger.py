@@ -23,7 +23,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from hashiru.economy.ledger import NO_RUN, BudgetState, Entry, Ledger, Reservation
+from hashiru.economy.ledger import NO_RUN, BudgetState, Entry, HostMemory, Ledger, Reservation
 from hashiru.economy.resources import GIB
 from hashiru.errors import BudgetExceeded, HashiruError, LedgerError
 from tests.economy.conftest import BUDGET, NANO, hire, reserve, settle
@@ -319,6 +319,10 @@ def test_free_work_goes_through_when_the_run_is_past_its_cap(ledger: Ledger) -> 
 # --- the budgets are what the rows say, and enforced ones are never overspent ---------------
 
 
+HOST_MEMORY = {"big": 5 * GIB}  # a host with a budget of its own; "shared" loads on this machine's
+HOSTS = ["", "shared", "big"]
+
+
 def replay(entries: list[Entry], usd: Decimal, memory: int, run_id: str | None) -> BudgetState:
     """An independent reading of the rows: nothing but the definitions, from scratch."""
     budgets = [e for e in entries if e.kind == "budget"]
@@ -328,10 +332,27 @@ def replay(entries: list[Entry], usd: Decimal, memory: int, run_id: str | None) 
     holds = [e for e in entries if e.kind == "reserve" and e.id not in closed]
     costs = [e for e in entries if e.kind in ("settle", "hire", "adjust")]
     latest = {e.agent: e for e in entries if e.kind in ("hire", "fire")}
-    models: dict[str, int] = {}
+    loaded: dict[str, dict[str, int]] = {}
     for e in latest.values():
         if e.kind == "hire" and e.memory_bytes:
-            models[e.model] = max(models.get(e.model, 0), e.memory_bytes)
+            held = loaded.setdefault(e.host, {})
+            held[e.model] = max(held.get(e.model, 0), e.memory_bytes)
+    pools: dict[str, dict[str, int]] = {"": {}, **{h: {} for h in HOST_MEMORY}}
+    for host, held in loaded.items():
+        for model, size in held.items():
+            pool = pools[host if host in HOST_MEMORY else ""]
+            pool[model] = pool.get(model, 0) + size
+    totals = {"": memory, **HOST_MEMORY}
+    budgets = {
+        name: HostMemory(
+            total_bytes=totals[name],
+            used_bytes=sum(models.values()),
+            free_bytes=totals[name] - sum(models.values()),
+            models=models,
+        )
+        for name, models in pools.items()
+    }
+    models = pools[""]
     spent = sum((e.usd or Decimal(0) for e in costs), Decimal(0))
     reserved = sum((e.usd or Decimal(0) for e in holds), Decimal(0))
     by_agent: dict[str, Decimal] = {}
@@ -352,6 +373,8 @@ def replay(entries: list[Entry], usd: Decimal, memory: int, run_id: str | None) 
         memory_free_bytes=memory - sum(models.values()),
         spent_by_agent=by_agent,
         models_in_memory=models,
+        budgets=budgets,
+        loaded=loaded,
         **run,
     )
 
@@ -382,7 +405,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.folder = tempfile.TemporaryDirectory()
-        self.ledger = Ledger(Path(self.folder.name) / "ledger.db", BUDGET, 6 * GIB)
+        self.ledger = Ledger(Path(self.folder.name) / "ledger.db", BUDGET, 6 * GIB, HOST_MEMORY)
         self.floor = (Decimal(0), 0)  # what was committed when the budget was last set
         self.budgets_set = 0
         self.caps: dict[str, Decimal | None] = {"r1": None, "r2": None}
@@ -447,22 +470,33 @@ class LedgerMachine(RuleBasedStateMachine):
         aim=aims,
         nudge=nudges,
         usd=usd_amounts,
+        hosts=st.lists(st.sampled_from(HOSTS), min_size=1, max_size=3, unique=True),
     )
-    def hire(self, agent: str, model: str, run: str, aim: str, nudge: int, usd: Decimal) -> None:
+    def hire(
+        self, agent: str, model: str, run: str, aim: str, nudge: int, usd: Decimal, hosts: list
+    ) -> None:
         fee = self.asked(run, aim, nudge, usd)
         hired = agent in self.ledger.active_hires()
         state, last_row = self.ledger.state(run), self.ledger.entries(last=1)
-        needed = MODEL_GIB[model] * GIB - state.models_in_memory.get(model, 0)
+
+        def needed(host: str) -> int:
+            return MODEL_GIB[model] * GIB - state.loaded.get(host, {}).get(model, 0)
+
+        def room(host: str) -> int:
+            return state.budgets[host if host in HOST_MEMORY else ""].free_bytes
+
+        fitting = [h for h in hosts if max(needed(h), 0) <= room(h)]
         allowed = fits(state, fee.quantize(NANO, ROUND_HALF_EVEN), self.caps[run])
-        allowed = allowed and needed <= state.memory_free_bytes
+        allowed = allowed and bool(fitting)
         try:
-            hire(
+            placed = hire(
                 self.ledger,
                 agent,
                 model,
                 MODEL_GIB[model],
                 str(fee),
                 run,
+                tuple(hosts),
                 run_limit_usd=self.caps[run],
             )
         except LedgerError:
@@ -472,6 +506,9 @@ class LedgerMachine(RuleBasedStateMachine):
             assert self.ledger.entries(last=1) == last_row, "a refused hire left a row"
         else:
             assert not hired and allowed, "hired what does not fit"
+            assert placed.host in fitting, "placed where it does not fit"
+            if any(needed(h) <= 0 for h in fitting):
+                assert needed(placed.host) <= 0, "loaded again where a host already holds it"
 
     @rule(agent=st.sampled_from("abcd"), run=st.sampled_from(["r1", NO_RUN]))
     def fire(self, agent: str, run: str) -> None:
@@ -496,6 +533,8 @@ class LedgerMachine(RuleBasedStateMachine):
         usd, memory = self.committed()
         assert usd <= max(state.usd_total, self.floor[0])
         assert memory <= max(state.memory_total_bytes, self.floor[1])
+        big = state.budgets["big"]
+        assert big.used_bytes <= big.total_bytes == HOST_MEMORY["big"]
 
     @invariant()
     def nothing_grows_past_a_total(self) -> None:
@@ -533,3 +572,40 @@ def test_entries_after_a_row_and_the_last_few(tmp_path):
     assert [e.id for e in ledger.entries(last=2)] == [e.id for e in every[-2:]]
     assert [e.id for e in ledger.entries(after_id=every[2].id)] == [e.id for e in every[3:]]
     assert ledger.entries(after_id=every[-1].id) == []
+
+
+def test_a_version_1_ledger_is_migrated_its_hires_on_this_machine(tmp_path):
+    """A ledger written before hosts: its hires keep their memory, on this machine's budget."""
+    path = tmp_path / "ledger.sqlite"
+    db = sqlite3.connect(path)
+    db.execute(_V1_ENTRIES)
+    db.execute(
+        "INSERT INTO entries (at, kind, agent, model, provider, usd_nano, memory_bytes) "
+        "VALUES ('2026-01-01T00:00:00', 'hire', 'old', 'ollama:x', 'ollama', 0, ?)",
+        (2 * GIB,),
+    )
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    ledger = Ledger(path, BUDGET, 6 * GIB)
+    state = ledger.state()
+    assert state.loaded == {"": {"ollama:x": 2 * GIB}} and state.memory_used_bytes == 2 * GIB
+    assert ledger.active_hires()["old"].host == ""
+    hire(ledger, "new", "ollama:x", 2)  # shares the old hire's model
+    assert ledger.state().memory_used_bytes == 2 * GIB
+    assert Ledger(path, BUDGET, 6 * GIB).state() == ledger.state(), "migrated once, stays so"
+
+
+_V1_ENTRIES = """
+    CREATE TABLE entries (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, kind TEXT NOT NULL,
+        run_id TEXT NOT NULL DEFAULT '', agent TEXT NOT NULL DEFAULT '',
+        model TEXT NOT NULL DEFAULT '', provider TEXT NOT NULL DEFAULT '',
+        input_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0,
+        cache_read_tokens INTEGER NOT NULL DEFAULT 0, cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+        usd_nano INTEGER, memory_bytes INTEGER, seconds REAL,
+        price_source TEXT NOT NULL DEFAULT '', reservation INTEGER REFERENCES entries(id),
+        holder TEXT NOT NULL DEFAULT '', ok INTEGER NOT NULL DEFAULT 1,
+        note TEXT NOT NULL DEFAULT ''
+    )
+"""

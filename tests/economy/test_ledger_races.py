@@ -222,3 +222,26 @@ def test_a_killed_process_does_not_lock_its_hold_away(tmp_path: Path) -> None:
     released = [e for e in ledger.entries() if e.kind == "release"]
     assert [(e.reservation, e.note) for e in released] == [(held, DEAD_HOLDER_NOTE)]
     assert [e.usd for e in ledger.entries() if e.kind == "settle"] == [Decimal("0.25")]
+
+
+def test_hires_racing_for_the_last_room_on_two_hosts_never_overfill_either(tmp_path) -> None:
+    """Twelve hires of different 3 GiB models, each allowed on either of two 7 GiB hosts, from
+    three Ledger objects at once: two fit on each host, and no reading ever shows more."""
+    hosts = {"http://a:11434": 7 * 2**30, "http://b:11434": 7 * 2**30}
+    path = tmp_path / "ledger.sqlite"
+    ledgers = [Ledger(path, BUDGET, 0, hosts) for _ in range(3)]
+    start = threading.Barrier(12)
+
+    def place(i: int) -> str | None:
+        start.wait()
+        try:
+            placed = hire(ledgers[i % 3], f"e{i}", f"ollama:m{i}", 3, hosts=tuple(hosts))
+        except BudgetExceeded:
+            return None
+        return placed.host
+
+    with ThreadPoolExecutor(12) as pool:
+        placed = list(pool.map(place, range(12)))
+    assert sorted(h for h in placed if h) == sorted([*hosts, *hosts])
+    state = Ledger(path, BUDGET, 0, hosts).state()
+    assert all(state.budgets[h].used_bytes == 6 * 2**30 for h in hosts)

@@ -1,15 +1,22 @@
-"""A fake Ollama server speaking its native API: /api/chat (JSON or NDJSON), tags, show, ps.
+"""A fake Ollama server speaking its native API: /api/chat (JSON or NDJSON), tags, show, ps, pull.
 
 Like Ollama, it holds each chat to the `options.num_ctx` the request carries (4096 when none)
 and silently cuts a longer prompt from the front: such a request is kept in `prompts` as an
 overflow. `context_length` is what /api/show reports of every model, and `architecture` (the
 `<arch>.` keys of model_info without the prefix, e.g. `{"block_count": 16, ...}`) its shape.
+
+/api/pull downloads from `registry` ({name: layer sizes in bytes}) as Ollama's PullHandler
+does: NDJSON progress lines, an unknown model's error as a line inside the 200 stream (HTTP 500
+with `stream: false`), and the model listed only once every layer was sent; a client that hangs
+up mid-pull stops it. `drop_chats` makes the host die mid-ask: /api/chat hangs up unanswered.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import time
+from collections.abc import Iterator
 from typing import Any
 
 from tests.fakes.server import (
@@ -34,6 +41,16 @@ DETAILS = {
     "quantization_level": "Q4_K_M",
 }
 DEFAULT_NUM_CTX = 4096  # what Ollama holds when a request names no num_ctx
+# Progress lines per layer: none, a quarter, half, three quarters done. Like Ollama's 60 ms
+# ticker (server/download.go Wait), no line shows a layer whole: it stops once the layer is.
+PULL_STEPS = 4
+# Ollama's error for a model the registry lacks (server/images.go PullModel, os.ErrNotExist).
+NO_SUCH_MODEL = "pull model manifest: file does not exist"
+
+
+class HangUp(ConnectionResetError):
+    """Raised by a route to close the connection unanswered, as a host that died would; the
+    server drops the socket and stays quiet about it."""
 
 
 class FakeOllama(FakeServer):
@@ -45,11 +62,27 @@ class FakeOllama(FakeServer):
         self.context_length = 131_072
         self.architecture: dict[str, Any] = {}  # model_info's `llama.*` shape keys, if any
         self.loaded: set[str] = set()
+        self.registry: dict[str, list[int]] = {}  # what /api/pull can download: layer sizes
+        self.pull_delay = 0.0  # seconds before each progress line: time to cancel a pull
+        self.drop_chats = False  # /api/chat hangs up without a reply: the host died mid-ask
+        self.down = False  # every request hangs up: see go_down
+
+    def go_down(self) -> None:
+        """Stop serving: new connections are refused, and open ones hang up on their next
+        request (a stopped server's kept-alive connections would otherwise still answer)."""
+        self.down = True
+        self.__exit__()
 
     def handle(self, request: Recorded) -> Reply:
         route = (request.method, request.path)
+        if self.down:
+            raise HangUp("the fake host is down")
         if route == ("POST", "/api/chat"):
+            if self.drop_chats:
+                raise HangUp("the fake host died mid-ask")
             return self._chat(request.body)
+        if route == ("POST", "/api/pull"):
+            return self._pull(request.body)
         if route == ("GET", "/api/tags"):
             return Reply(body={"models": [self._entry(name) for name in self.models]})
         if route == ("POST", "/api/show"):
@@ -67,6 +100,38 @@ class FakeOllama(FakeServer):
             if name in self.models:
                 return name
         return None
+
+    def _pull(self, body: dict[str, Any]) -> Reply:
+        """Stream the pull's lines, or with `stream: false` answer its last one (or its error,
+        with HTTP 500), as Ollama's streamResponse and waitForStream do."""
+        lines = self._pull_lines(_tagged(body.get("model") or body.get("name") or ""))
+        if body.get("stream", True):
+            return Reply(chunks=ndjson(lines), content_type="application/x-ndjson")
+        latest: dict[str, Any] = {}
+        for latest in lines:
+            if "error" in latest:
+                return Reply(status=500, body=latest)
+        return Reply(body=latest)
+
+    def _pull_lines(self, name: str) -> Iterator[dict[str, Any]]:
+        """Ollama's PullModel: the manifest, each layer in a few steps, then the manifest
+        written (the model listed) and success. Not resumed once the client hangs up."""
+        yield {"status": "pulling manifest"}
+        layers = self.registry.get(name, self.registry.get(name.removesuffix(":latest")))
+        if layers is None:
+            yield {"error": NO_SUCH_MODEL}
+            return
+        for index, size in enumerate(layers):
+            digest = "sha256:" + hashlib.sha256(f"{name}/{index}".encode()).hexdigest()
+            for step in range(PULL_STEPS):
+                time.sleep(self.pull_delay)
+                line = {"status": f"pulling {digest[7:19]}", "digest": digest, "total": size}
+                completed = size * step // PULL_STEPS
+                yield {**line, "completed": completed} if completed else line
+        yield {"status": "verifying sha256 digest"}
+        yield {"status": "writing manifest"}
+        self.models[name] = sum(layers)
+        yield {"status": "success"}
 
     def _entry(self, name: str) -> dict[str, Any]:
         return {
@@ -111,6 +176,11 @@ class FakeOllama(FakeServer):
             chunks = _stream(model, turn, final)
             return Reply(chunks=ndjson(chunks), content_type="application/x-ndjson")
         return Reply(body=_chunk(model, _message(turn.text, turn), final))
+
+
+def _tagged(name: str) -> str:
+    """The name Ollama stores a model under: `latest` when it names no tag."""
+    return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
 
 
 def prompt_tokens(body: dict[str, Any]) -> int:

@@ -61,34 +61,47 @@ def pieces(text: str, size: int) -> list[str]:
 
 
 class FakeOpenAI(FakeServer):
-    """`api_key` is the only key accepted.
+    """`api_key` is the only key accepted (None: a server started without one, like vLLM
+    without --api-key, which takes any request).
 
     `models` maps each model /v1/models lists to the window the fake holds its requests to
-    (None: none); /v1/models itself reports no window, as OpenAI's does not.
+    (None: none); /v1/models itself reports no window, as OpenAI's does not, unless
+    `reports_max_model_len` (vLLM's `max_model_len`).
     With `malformed_arguments`, every tool call's arguments are sent as that text instead.
     """
 
-    def __init__(self, api_key: str = "k", models: Mapping[str, int | None] | None = None) -> None:
+    def __init__(
+        self, api_key: str | None = "k", models: Mapping[str, int | None] | None = None
+    ) -> None:
         super().__init__()
         self.api_key = api_key
+        self.reports_max_model_len = False
         self.models = dict(models or {"gpt-4.1-mini": 1_047_576, "gpt-4o-mini": 128_000})
         self.window: int | None = None  # the window held to; None: the model's own
         self.malformed_arguments: str | None = None
         self._ids = count(1)
 
     def handle(self, request: Recorded) -> Reply:
-        if request.headers.get("authorization") != f"Bearer {self.api_key}":
+        key = request.headers.get("authorization")
+        if self.api_key is not None and key != f"Bearer {self.api_key}":
             return error_reply(401, "Incorrect API key provided.")
         if request.method == "POST" and request.path == "/v1/chat/completions":
             return self._completions(request.body)
         if request.method == "GET" and request.path == "/v1/models":
-            return Reply(body={"object": "list", "data": [_model(m) for m in self.models]})
+            return Reply(body={"object": "list", "data": [self._model(m) for m in self.models]})
         if request.method == "GET" and request.path.startswith("/v1/models/"):
             model = request.path.removeprefix("/v1/models/")
             if model in self.models:
-                return Reply(body=_model(model))
+                return Reply(body=self._model(model))
             return error_reply(404, f"The model '{model}' does not exist", param="model")
         return error_reply(404, f"Invalid URL ({request.method} {request.path})")
+
+    def _model(self, model: str) -> dict[str, Any]:
+        listed = {"id": model, "object": "model", "created": CREATED, "owned_by": "openai"}
+        window = self.models[model]
+        if self.reports_max_model_len and window:
+            listed["max_model_len"] = window
+        return listed
 
     def _completions(self, body: dict[str, Any]) -> Reply:
         model = body["model"]
@@ -157,10 +170,6 @@ class FakeOpenAI(FakeServer):
             overflow=overflow,
             error=error,
         )
-
-
-def _model(model: str) -> dict[str, Any]:
-    return {"id": model, "object": "model", "created": CREATED, "owned_by": "openai"}
 
 
 def prompt_tokens(body: dict[str, Any]) -> int:

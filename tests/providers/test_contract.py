@@ -53,6 +53,16 @@ class Backend:
     stream_retry_status: int  # a retryable status a stream may fail with before it starts
 
 
+def _endpoint(url: str, **fields: Any) -> Provider:
+    """`[endpoints.cluster]` with its key in CLUSTER_KEY, as the registry builds it."""
+    settings = Settings.load(
+        {"CLUSTER_KEY": "k"},
+        endpoints={"cluster": {"base_url": f"{url}/v1", "api_key_env": "CLUSTER_KEY"}},
+        **{"retries": 2, **fields},
+    )
+    return Providers(settings).get("cluster")
+
+
 def _provider(name: str, **fields: Any) -> Provider:
     """Backend `name` as the registry builds it from settings: two retries unless a test says
     otherwise."""
@@ -143,6 +153,22 @@ BACKENDS = [
         connection_hint="cannot reach",
         server_statuses=(500, 503),
         stream_retry_status=429,
+    ),
+]
+BACKENDS += [
+    # a named OpenAI-compatible endpoint (`[endpoints.cluster]`): the openai wire format,
+    # its own name, a key from the variable it names
+    replace(
+        BACKENDS[3],
+        name="endpoint",
+        make_provider=lambda url, **s: _endpoint(url, **s),
+        model="served-model",
+    ),
+    # the ollama backend as a pool of hosts, talking to the one that has the model
+    replace(
+        BACKENDS[0],
+        name="ollama-pool",
+        make_provider=lambda url, **s: _provider("ollama", ollama_hosts=[url], **s),
     ),
 ]
 

@@ -145,7 +145,6 @@ async def test_a_slow_import_does_not_time_out_the_other_backends(
         "slow": "tests.providers.slow_import:SlowProvider",
     }
     monkeypatch.setattr(hashiru.providers, "BACKENDS", backends)
-    monkeypatch.setattr(discovery, "BACKENDS", backends)
     monkeypatch.delitem(sys.modules, "tests.providers.slow_import", raising=False)
     monkeypatch.setattr(discovery, "SURVEY_TIMEOUT_SECONDS", 0.25)  # half the slow import
     scripted = Talkative({"m": Script([{"text": "hi"}])})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from hashiru.economy.ledger import BudgetState
+from hashiru.economy.ledger import BudgetState, HostMemory
 from hashiru.economy.resources import GIB
 from hashiru.providers.scripted import Script
 from hashiru.ui import panels
@@ -45,6 +45,10 @@ def test_budget_gauges_show_shares_and_amounts():
         memory_free_bytes=6 * GIB,
         spent_by_agent={},
         models_in_memory={},
+        budgets={
+            "": HostMemory(total_bytes=8 * GIB, used_bytes=2 * GIB, free_bytes=6 * GIB, models={})
+        },
+        loaded={},
     )
     html = panels.budget_html(state)
     assert "width:25.0%" in html and "width:10.0%" in html  # spent, reserved

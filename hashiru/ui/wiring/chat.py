@@ -119,19 +119,39 @@ def _message_box(running: bool) -> gr.MultimodalTextbox:
 
 
 def _approval_prompt(c: Controls, request: ToolRequest) -> Updates:
-    """A tool the CEO wrote (its code), or a call to an MCP server's tool (its arguments)."""
-    if request.server is None:
-        network = " It asks for **network access**." if request.needs_network else ""
-        asked = f"The CEO wrote a tool **{request.name}**: {request.description}.{network}"
-    else:
-        asked = (
-            f"The CEO wants to call **{request.name}** ({request.description}) on the MCP "
-            f"server **{request.server}**, with these arguments."
-        )
-    text, language = request.shown
+    """A tool the CEO wrote (its code), a call to an MCP server's tool (its arguments), or a
+    model to download for a hire (no code to show)."""
+    if request.pull_host is None:
+        text, language = request.shown
+        code = gr.Code(value=text, language=language, visible=True)
+    else:  # its description is all there is to read
+        code = gr.Code(value="", visible=False)
     return {
         c.approval: gr.Group(visible=True),
-        c.approval_text: f"{asked} {request.question}",
-        c.approval_code: gr.Code(value=text, language=language),
-        c.approve: gr.Button("Enable the tool" if request.server is None else "Allow"),
+        c.approval_text: f"{_asked(request)} {request.question}",
+        c.approval_code: code,
+        c.approve: gr.Button(_approve_label(request)),
     }
+
+
+def _asked(request: ToolRequest) -> str:
+    """Who wants what, before the question: as the terminal says it (`hashiru.cli.run`)."""
+    if request.pull_host is not None:
+        return (
+            f"The CEO wants to download **{request.name}** to **{request.pull_host}**. "
+            f"{request.description}"
+        )
+    if request.server is None:
+        network = " It asks for **network access**." if request.needs_network else ""
+        return f"The CEO wrote a tool **{request.name}**: {request.description}.{network}"
+    return (
+        f"The CEO wants to call **{request.name}** ({request.description}) on the MCP "
+        f"server **{request.server}**, with these arguments."
+    )
+
+
+def _approve_label(request: ToolRequest) -> str:
+    """The yes button says what yes does."""
+    if request.pull_host is not None:
+        return "Download"
+    return "Enable the tool" if request.server is None else "Allow"
