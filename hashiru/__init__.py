@@ -82,6 +82,11 @@ _EXPORTS: dict[str, str] = {
     "Entry": "hashiru.economy.ledger",
     "NO_RUN": "hashiru.economy.ledger",
     "Placement": "hashiru.economy.ledger",
+    # traces of runs (OpenTelemetry): `Hashiru.tracing`, `RunResult.trace_id`
+    "Tracing": "hashiru.tracing",
+    # cassettes: a run's model calls recorded and replayed (`Hashiru.from_settings(cassette=)`)
+    "Cassette": "hashiru.providers.cassette",
+    "new_cassette": "hashiru.runtime",
     "HostMemory": "hashiru.economy.ledger",
     "THIS_MACHINE": "hashiru.economy.ledger",
     "PriceBook": "hashiru.economy.prices",

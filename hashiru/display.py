@@ -8,7 +8,10 @@ disagree and never parse JSON back out of a string.
 from __future__ import annotations
 
 import json
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import astuple, dataclass
+from datetime import datetime, timedelta
 from decimal import ROUND_UP, Decimal
 from typing import Any
 
@@ -247,3 +250,144 @@ def score_row(line: ScoreLine) -> ScoreRow:
         usd=usd(line.mean_usd.quantize(Decimal("1e-6"), rounding=ROUND_UP)),
         seconds=f"{line.mean_seconds:.1f}",
     )
+
+
+Span = Mapping[str, Any]
+"""A finished span as `Tracing.spans` gives it: the OpenTelemetry SDK's JSON, as a dict."""
+
+
+@dataclass(frozen=True)
+class WaterfallRow:
+    """One span of a turn's trace as the app draws it: where it sits in the tree and on the
+    turn's timeline, who did it, and what it took."""
+
+    depth: int  # 0 for the turn itself; a child is one deeper than its parent
+    kind: str  # gen_ai.operation.name: "invoke_agent", "chat", "execute_tool"; else "step"
+    label: str  # who: "chat gpt-4.1-mini · cloud" (the span's name, then its agent)
+    start_ms: float  # from the start of the trace's first span
+    duration_ms: float
+    took: str  # "12 ms", "1.24 s"
+    tokens: str  # "1,000/200" (in/out); "" where the span has no usage
+    usd: str  # "0.0012", "0.000006" (rounded up); "" where the span has no cost
+    failed: bool  # an error status, or a tool's error.type
+    marks: tuple[str, ...]  # what happened in it, in words: hires, fires, refusals, errors
+
+    @property
+    def end_ms(self) -> float:
+        return self.start_ms + self.duration_ms
+
+
+def waterfall(spans: Sequence[Span]) -> list[WaterfallRow]:
+    """A trace's spans as rows, each under its parent (children oldest first), timed from the
+    trace's first start. A span whose parent is not among `spans` is a root."""
+    if not spans:
+        return []
+    ids = {span["context"]["span_id"] for span in spans}
+    children: dict[str | None, list[Span]] = defaultdict(list)
+    for span in sorted(spans, key=_start):
+        parent = span.get("parent_id")
+        children[parent if parent in ids else None].append(span)
+    origin = min(_start(span) for span in spans)
+    rows: list[WaterfallRow] = []
+
+    def place(span: Span, depth: int) -> None:
+        rows.append(_waterfall_row(span, depth, origin))
+        for child in children[span["context"]["span_id"]]:
+            place(child, depth + 1)
+
+    for root in children[None]:
+        place(root, 0)
+    return rows
+
+
+def took(ms: float) -> str:
+    """A duration as people read it: "<1 ms", "340 ms", "1.24 s", "2 min 05 s"."""
+    if ms < 1:
+        return "<1 ms"
+    if ms < 1000:
+        return f"{ms:.0f} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.2f} s"
+    minutes, seconds = divmod(round(ms / 1000), 60)
+    return f"{minutes} min {seconds:02d} s"
+
+
+def _waterfall_row(span: Span, depth: int, origin: datetime) -> WaterfallRow:
+    attributes = span.get("attributes") or {}
+    start = _start(span)
+    duration = _ms(_end(span) - start)
+    status = span.get("status") or {}
+    error = attributes.get("error.type")
+    failed = bool(error) or status.get("status_code") == "ERROR"
+    marks = [_event_mark(event) for event in span.get("events") or []]
+    if failed and not marks:  # no event says what went wrong: say what the span does
+        marks.append(f"failed ({error or status.get('description') or 'error'})")
+    return WaterfallRow(
+        depth=depth,
+        kind=attributes.get("gen_ai.operation.name") or span["name"].split(" ")[0],
+        label=_who(span["name"], attributes),
+        start_ms=_ms(start - origin),
+        duration_ms=duration,
+        took=took(duration),
+        tokens=_tokens(attributes),
+        usd=_cost(attributes),
+        failed=failed,
+        marks=tuple(marks),
+    )
+
+
+def _who(name: str, attributes: Mapping[str, Any]) -> str:
+    """The span's name, then the agent that made it where the name does not say it already."""
+    agent = attributes.get("hashiru.agent") or attributes.get("gen_ai.agent.name")
+    if not agent or name.split(" ")[-1] == agent:
+        return name
+    return f"{name} · {agent}"
+
+
+def _tokens(attributes: Mapping[str, Any]) -> str:
+    used = attributes.get("gen_ai.usage.input_tokens"), attributes.get("gen_ai.usage.output_tokens")
+    if used == (None, None):
+        return ""
+    return "/".join(f"{n or 0:,}" for n in used)
+
+
+def _cost(attributes: Mapping[str, Any]) -> str:
+    """To the micro-dollar, rounded up (as the scorecard's): short, and a paid call never
+    reads as free."""
+    cost = attributes.get("hashiru.cost_usd")
+    if cost is None:
+        return ""
+    return usd(Decimal(str(cost)).quantize(Decimal("1e-6"), rounding=ROUND_UP))
+
+
+def _event_mark(event: Mapping[str, Any]) -> str:
+    """A span's event in words: the hashiru.* ones we record, and the SDK's exceptions."""
+    name = event.get("name", "")
+    said = event.get("attributes") or {}
+    agent, model = said.get("hashiru.agent", ""), said.get("gen_ai.request.model", "")
+    if name == "hashiru.agent_hired":
+        return f"hired {agent} ({model})"
+    if name == "hashiru.agent_fired":
+        return f"fired {agent}"
+    if name == "hashiru.budget_refused":
+        return f"refused: {said.get('hashiru.reason', '')}"
+    if name == "hashiru.context_compacted":
+        before, after = said.get("hashiru.tokens_before", 0), said.get("hashiru.tokens_after", 0)
+        return f"{agent}'s context compacted: {before:,} → {after:,} tokens"
+    if name == "hashiru.model_pulled":
+        return f"downloaded {said.get('hashiru.model', '')} to {said.get('hashiru.host', '')}"
+    if name == "exception":
+        return f"failed: {said.get('exception.type', '')}: {said.get('exception.message', '')}"
+    return name.removeprefix("hashiru.").replace("_", " ")
+
+
+def _start(span: Span) -> datetime:
+    return datetime.fromisoformat(span["start_time"])
+
+
+def _end(span: Span) -> datetime:
+    return datetime.fromisoformat(span["end_time"])
+
+
+def _ms(delta: timedelta) -> float:
+    return delta.total_seconds() * 1000

@@ -93,6 +93,7 @@ class ModelResponse(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     model: str = ""
     stop_reason: str | None = None
+    replayed: bool = False  # played back from a cassette: no call was made, nothing is paid
 
     def as_message(self) -> Message:
         return Message(role="assistant", text=self.text, tool_calls=self.tool_calls)

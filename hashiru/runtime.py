@@ -14,13 +14,24 @@ import uuid
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from hashiru import __version__, tracing
 from hashiru.agents.company import Company
 from hashiru.agents.context import ContextConfig, ContextWindows
-from hashiru.agents.events import Event, MemoriesRecalled, RunFailed, merged, to_record
+from hashiru.agents.events import (
+    AgentFired,
+    AgentHired,
+    ContextCompacted,
+    Event,
+    MemoriesRecalled,
+    ModelPulling,
+    RunFailed,
+    merged,
+    to_record,
+)
 from hashiru.agents.hr_tools import TOOL_NAMES as HR_TOOL_NAMES
 from hashiru.agents.hr_tools import HiredAgent, Workforce, hr_tools
 from hashiru.agents.loop import ToolRecord, run_loop
@@ -28,6 +39,7 @@ from hashiru.agents.memory_tools import TOOL_NAMES as MEMORY_TOOL_NAMES
 from hashiru.agents.memory_tools import brief, memory_tools, recall_message
 from hashiru.agents.metering import Meter, MeterConfig
 from hashiru.agents.roster import CEO, Roster
+from hashiru.agents.tapes import OUTSIDE, taped
 from hashiru.agents.toolsmith import Approver, ToolRequest, Toolsmith, refuse_all
 from hashiru.conversations import (
     PAGE_SIZE,
@@ -44,6 +56,7 @@ from hashiru.economy.resources import gib, memory_budget_bytes
 from hashiru.errors import ConfigError, HashiruError
 from hashiru.messages import Message, Usage
 from hashiru.providers import Provider, Providers
+from hashiru.providers.cassette import Cassette
 from hashiru.providers.discovery import default_ceo_model
 from hashiru.settings import RunPolicy, Settings
 from hashiru.tools import Tool
@@ -52,6 +65,7 @@ from hashiru.tools.registry import ToolRegistry
 from hashiru.tools.sandbox import Sandbox, SandboxConfig
 from hashiru.tools.search import SearchConfig
 from hashiru.tools.web import FetchConfig
+from hashiru.tracing import Tracing
 
 if TYPE_CHECKING:  # Chroma and the embedding model load only when memory is first used
     from hashiru.memory.store import ChromaMemoryStore
@@ -80,6 +94,7 @@ class RunResult(BaseModel):
     agents: list[HiredAgent]
     context_peak_tokens: dict[str, int] = Field(default_factory=dict)  # by agent, as reported
     conversation_id: str | None = None  # the saved conversation this run was a turn of
+    trace_id: str | None = None  # its trace (32 hex digits) when tracing is on
     messages: list[Message] = Field(default_factory=list, exclude=True)
 
 
@@ -124,16 +139,29 @@ class Hashiru:
         self.mcp = McpServers.from_settings(settings)
         self.conversations = ConversationStore(settings.home / "conversations.sqlite")
         self._meter_config = MeterConfig.from_settings(settings)
+        self.tracing = (
+            Tracing(settings.trace_content, settings.trace_export, __version__)
+            if settings.tracing or settings.trace_export
+            else None
+        )
+        self._tools_played: set[int] = set()  # a replayed cassette's tool calls answered
         self._memory: ChromaMemoryStore | None = None
         self._memory_lock = threading.Lock()
 
     @classmethod
     def from_settings(
-        cls, settings: Settings | None = None, extra_providers: list[Provider] | None = None
+        cls,
+        settings: Settings | None = None,
+        extra_providers: list[Provider] | None = None,
+        cassette: Cassette | None = None,
+        replay: Literal["", "only", "new"] = "",
     ) -> Hashiru:
+        """The workspace `settings` name; with a `cassette`, every model call is recorded into
+        it (start one with `new_cassette`), or answered from it instead of any provider
+        (`replay="only"`; `"new"` sends what it lacks to the providers and records that)."""
         settings = settings or Settings.load()
         extra = {p.name: p for p in extra_providers or []}
-        return cls(settings, Providers(settings, extra))
+        return cls(settings, Providers(settings, extra, cassette, replay))
 
     async def ceo_model(self, policy: RunPolicy | None = None) -> str:
         """The policy's CEO model, or the best one available here."""
@@ -168,7 +196,12 @@ class Hashiru:
             tools += memory_tools(self.memory, meter.run_id)
         reserved = (*HR_TOOL_NAMES, *MEMORY_TOOL_NAMES, *(t.name for t in mcp))
         tools += self.toolsmith.tools(meter.run_id, meter.policy, approve, reserved)
-        return [*tools, *mcp] if meter.policy.enable_tool_invocation else tools
+        tools = [*tools, *mcp] if meter.policy.enable_tool_invocation else tools
+        if (cassette := self.providers.cassette) is None:
+            return tools
+        outside = OUTSIDE | {t.name for t in mcp}
+        replay, played = self.providers.replay, self._tools_played
+        return [taped(t, cassette, replay, played) if t.name in outside else t for t in tools]
 
     async def mcp_tools(
         self, approve: Approver = refuse_all, policy: RunPolicy | None = None
@@ -209,6 +242,8 @@ class Hashiru:
     async def aclose(self) -> None:
         """Stop the sandbox's warm workers and the MCP servers this process started."""
         await asyncio.gather(self.sandbox.aclose(), self.mcp.aclose())
+        if self.tracing is not None:
+            await asyncio.to_thread(self.tracing.flush)
 
     async def run(
         self,
@@ -220,6 +255,31 @@ class Hashiru:
         policy: RunPolicy | None = None,
         conversation: Conversation | str | None = None,
         attachments: Sequence[str] = (),
+    ) -> RunResult:
+        """Answer `task`: see `_run`. With tracing on, the run is one trace, its root span
+        `invoke_agent ceo`, and the result names it (`trace_id`)."""
+        arguments = (task, on_event, history, budget_usd, approve, policy, conversation)
+        if self.tracing is None:
+            return await self._run(*arguments, attachments)
+        with self.tracing.installed(), tracing.span("invoke_agent ceo", **RUN_SPAN):
+            try:
+                result = await self._run(*arguments, attachments)
+            except HashiruError as exc:
+                exc.trace_id = tracing.current_trace_id()  # type: ignore[attr-defined]
+                raise
+            result.trace_id = tracing.current_trace_id()
+            return result
+
+    async def _run(
+        self,
+        task: str,
+        on_event: Callable[[Event], None] | None,
+        history: list[Message] | None,
+        budget_usd: Decimal | None,
+        approve: Approver,
+        policy: RunPolicy | None,
+        conversation: Conversation | str | None,
+        attachments: Sequence[str],
     ) -> RunResult:
         """Answer `task` under `policy` (default: the conversation's, else the settings');
         `history` continues an earlier conversation (it is not modified).
@@ -240,7 +300,7 @@ class Hashiru:
             history = turn.history
             policy = policy or turn.conversation.policy
         policy = _with_cap(policy or self.policy, budget_usd)
-        emit = turn.recording(on_event) if turn else on_event or _ignore
+        emit = traced(turn.recording(on_event) if turn else on_event or _ignore)
         run_id = uuid.uuid4().hex[:12]
         started = time.monotonic()
         workforce = Workforce()
@@ -248,6 +308,13 @@ class Hashiru:
         messages = list(history or [Message.system(ceo_system_prompt())])
         try:
             ceo_ref = await self.ceo_model(policy)
+            tracing.annotate(
+                **{
+                    "hashiru.run_id": run_id,
+                    "gen_ai.request.model": ceo_ref,
+                    "gen_ai.conversation.id": turn.conversation.id if turn else None,
+                }
+            )
             recalled = await self.recall(task, emit, policy)
             messages += [*recalled, Message.user(with_attachments(task, attachments))]
             mcp = await self.mcp_tools(approve, policy)
@@ -372,13 +439,23 @@ class Hashiru:
         messages: list[Message],
     ) -> RunResult:
         state = await asyncio.to_thread(self.ledger.state, meter.run_id)
+        usage = sum(usage_by_agent.values(), Usage())
+        tracing.annotate(
+            **{
+                "gen_ai.usage.input_tokens": usage.input_tokens,
+                "gen_ai.usage.output_tokens": usage.output_tokens,
+                "hashiru.cost_usd": state.run_spent,
+                "hashiru.steps": steps,
+                "hashiru.memory_used_gib": gib(state.memory_used_bytes),
+            }
+        )
         return RunResult(
             run_id=meter.run_id,
             answer=answer,
             ceo_model=model_ref,
             steps=steps,
             seconds=round(time.monotonic() - started, 3),
-            usage=sum(usage_by_agent.values(), Usage()),
+            usage=usage,
             usage_by_agent=usage_by_agent,
             cost=RunCost(
                 expense_usd=state.run_spent,
@@ -390,6 +467,39 @@ class Hashiru:
             context_peak_tokens=dict(meter.peak_input_tokens),
             messages=messages,
         )
+
+
+def new_cassette(settings: Settings) -> Cassette:
+    """An empty cassette saying which HASHIRU and which settings (secrets masked) made it."""
+    return Cassette(hashiru_version=__version__, settings=settings.model_dump(mode="json"))
+
+
+RUN_SPAN = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": CEO}
+"""The root span of a run: the CEO agent invoked (GenAI semantic conventions)."""
+
+
+def traced(emit: Callable[[Event], None]) -> Callable[[Event], None]:
+    """`emit`, which also marks hires, fires, compactions and downloads on the current span."""
+
+    def emitting(event: Event) -> None:
+        if isinstance(event, AgentHired | AgentFired):
+            tracing.event(
+                f"hashiru.{event.kind}",
+                **{"hashiru.agent": event.name, "gen_ai.request.model": event.model},
+            )
+        elif isinstance(event, ContextCompacted):
+            tracing.event(
+                "hashiru.context_compacted", **_prefixed(event.model_dump(exclude={"kind"}))
+            )
+        elif isinstance(event, ModelPulling) and event.done:
+            tracing.event("hashiru.model_pulled", **_prefixed(event.model_dump(exclude={"kind"})))
+        emit(event)
+
+    return emitting
+
+
+def _prefixed(fields: dict[str, object]) -> dict[str, object]:
+    return {f"hashiru.{name}": value for name, value in fields.items()}
 
 
 def with_attachments(task: str, attachments: Sequence[str]) -> str:

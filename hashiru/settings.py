@@ -56,6 +56,10 @@ _ENV_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
+OTLP_ENDPOINTS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+"""The standard variables that say where spans go: either turns exporting on."""
+
+
 def default_home() -> Path:
     return Path(os.environ.get("HASHIRU_HOME") or Path.home() / ".hashiru").expanduser()
 
@@ -233,6 +237,12 @@ class Settings(_Choices):
     brave_api_key: SecretStr | None = None
     web_search_max_results: int = Field(10, ge=1, le=50)
 
+    # spans of every run (OpenTelemetry GenAI conventions), kept in memory for --trace and the app
+    tracing: bool = False
+    # export them over OTLP/HTTP; set when OTEL_EXPORTER_OTLP_ENDPOINT or its _TRACES_ form is
+    trace_export: bool = False
+    trace_content: bool = False  # prompts, answers and tool arguments in spans too (never keys)
+
     workspace: Path | None = None  # the file tools' folder; None: HASHIRU_HOME/workspace
     tool_imports: tuple[str, ...] = ()  # modules beyond the standard library a tool may import
     sandbox_cpu_seconds: int = Field(5, ge=1)
@@ -339,6 +349,8 @@ class Settings(_Choices):
                     break
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["endpoints"] = _with_keys(values.get("endpoints"), environ)
+        if any(environ.get(name) for name in OTLP_ENDPOINTS):
+            values.setdefault("trace_export", True)
         return _validated(cls, values)
 
 

@@ -61,13 +61,16 @@ def run_command(args: argparse.Namespace, providers: Sequence[Provider], console
         budget_usd=args.budget_usd,
         home=args.home,
         learn=args.learn,
+        record=args.record,
+        replay=args.replay,
     )
     tally = asyncio.run(run(options, providers))
     errors = f", {tally.errors} errors (re-run to retry them)" if tally.errors else ""
     learned = f", {tally.learned.describe()}" if tally.learned is not None else ""
+    replayed = f", replayed from {args.replay}" if args.replay is not None else ""
     console.print(
         f"{args.task} {args.system} {args.model}: {tally.items} items ({tally.new} new), "
-        f"accuracy {tally.accuracy:.1%}, spent {usd(tally.spent)}{errors}{learned}"
+        f"accuracy {tally.accuracy:.1%}, spent {usd(tally.spent)}{errors}{learned}{replayed}"
     )
     return 0
 
@@ -91,6 +94,18 @@ def parser() -> argparse.ArgumentParser:
         "--learn",
         action="store_true",
         help="rate each employee answer against the gold in the workspace's scorecard",
+    )
+    runs.add_argument(
+        "--record",
+        type=Path,
+        metavar="DIR",
+        help="keep every model call on a cassette in DIR, written as each item finishes",
+    )
+    runs.add_argument(
+        "--replay",
+        type=Path,
+        metavar="DIR",
+        help="answer every model call from the cassette --record kept in DIR: no call, $0",
     )
     reports = commands.add_parser("report", help="summarise runs: tables, markdown, plot")
     reports.add_argument("dirs", type=Path, nargs="*", default=[DEFAULT_OUT])

@@ -74,6 +74,8 @@ class Invocation(BaseModel):
     limit: int | None
     concurrency: int
     budget_usd: Decimal | None
+    record: str | None = None  # the cassettes folder it recorded into (--record)
+    replay: str | None = None  # or the one it was played back from (--replay): it spent $0
 
 
 class RunMeta(BaseModel):
@@ -149,13 +151,21 @@ def new_meta(task: str, system: str, model: str, seed: int, data_file: Path) -> 
     )
 
 
-def invocation(limit: int | None, concurrency: int, budget_usd: Decimal | None) -> Invocation:
+def invocation(
+    limit: int | None,
+    concurrency: int,
+    budget_usd: Decimal | None,
+    record: Path | None = None,
+    replay: Path | None = None,
+) -> Invocation:
     return Invocation(
         started=datetime.now(UTC),
         hashiru_version=version("hashiru"),
         limit=limit,
         concurrency=concurrency,
         budget_usd=budget_usd,
+        record=str(record) if record is not None else None,
+        replay=str(replay) if replay is not None else None,
     )
 
 

@@ -4,7 +4,9 @@ Items already recorded without an error are skipped, so an interrupted or extend
 (a larger --limit) only pays for what is new. K items run at once on one shared Hashiru.
 With `learn`, each employee answer scored against the gold is also a verdict in the
 workspace's scorecard (see learning.py): those recorded earlier first, then each item's as
-it is recorded, so an interrupted run keeps what it learned.
+it is recorded, so an interrupted run keeps what it learned. With `record`, the run's model
+calls are kept on a cassette as each item finishes; with `replay`, they answer every call
+instead of any provider (see cassettes.py).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from bench.hashirubench.answers import extract_final_answer
 from bench.hashirubench.arms import Answered, Outcome, System, answer
+from bench.hashirubench.cassettes import Recorder, played
 from bench.hashirubench.data import BenchError
 from bench.hashirubench.items import Item, seeded_order
 from bench.hashirubench.learning import Learned, learn
@@ -41,6 +44,8 @@ class RunOptions:
     budget_usd: Decimal | None = None  # a cap on each item's spend, as `hashiru run` has
     home: Path | None = None  # HASHIRU_HOME for the run; None: the usual one
     learn: bool = False  # rate the employees' answers in the workspace's scorecard
+    record: Path | None = None  # keep the model calls on a cassette in this folder
+    replay: Path | None = None  # answer every model call from the cassette in this folder
 
 
 @dataclass
@@ -68,15 +73,47 @@ class Tally:
 async def run(
     options: RunOptions, providers: Sequence[Provider] = (), console: Console | None = None
 ) -> Tally:
-    """Run the sample's unrecorded items; `providers` adds backends (tests' scripted models)."""
+    """Run the sample's unrecorded items; `providers` adds backends (tests' scripted models),
+    which a replay does without: its cassette answers every call."""
+    _check_tapes(options)
     task = TASKS[options.task]
     items = seeded_order(task.load(options.data_dir), options.seed, options.limit)
-    hashiru = Hashiru.from_settings(Settings.load(home=options.home), list(providers))
+    results = Results(options.out, task.NAME, options.system, options.model)
+    hashiru, recorder = _workspace(options, results.path.stem, providers)
     try:
         _check_available(hashiru, options.model)
-        return await _run_items(hashiru, task, items, options, console)
+        return await _run_items(hashiru, task, items, results, options, console, recorder)
     finally:
         await hashiru.aclose()
+
+
+def _workspace(
+    options: RunOptions, run_name: str, providers: Sequence[Provider]
+) -> tuple[Hashiru, Recorder | None]:
+    """The Hashiru every item runs on: its calls recorded into the run's cassette, played back
+    from it, or neither; and the recorder that writes the cassette, when recording."""
+    settings = Settings.load(home=options.home)
+    if options.replay is not None:
+        cassette = played(options.replay / run_name)
+        return Hashiru.from_settings(settings, cassette=cassette, replay="only"), None
+    if options.record is None:
+        return Hashiru.from_settings(settings, list(providers)), None
+    recorder = Recorder(options.record / run_name, settings, options.model)
+    return Hashiru.from_settings(settings, list(providers), cassette=recorder.cassette), recorder
+
+
+def _check_tapes(options: RunOptions) -> None:
+    """Refuse what a replay cannot do: record at once, or rate its answers, whose $0 asks
+    would tell the scorecard that every model is free."""
+    if options.replay is None:
+        return
+    if options.record is not None:
+        raise BenchError("--record and --replay go apart: a replay makes no call to record.")
+    if options.learn:
+        raise BenchError(
+            "--learn rates a replay's asks, which cost $0 and would make every model look "
+            "free to auto:<kind>: learn when recording (or re-run the recording with --learn)."
+        )
 
 
 def _item_policy(hashiru: Hashiru, options: RunOptions) -> RunPolicy:
@@ -89,13 +126,19 @@ def _item_policy(hashiru: Hashiru, options: RunOptions) -> RunPolicy:
 
 
 async def _run_items(
-    hashiru: Hashiru, task: Task, items: list[Item], options: RunOptions, console: Console | None
+    hashiru: Hashiru,
+    task: Task,
+    items: list[Item],
+    results: Results,
+    options: RunOptions,
+    console: Console | None,
+    recorder: Recorder | None,
 ) -> Tally:
     policy = _item_policy(hashiru, options)
-    results = Results(options.out, task.NAME, options.system, options.model)
     data_file = task.DATA.path(options.data_dir)
     meta = new_meta(task.NAME, options.system, options.model, options.seed, data_file)
-    results.start(meta, invocation(options.limit, options.concurrency, options.budget_usd))
+    tapes = {"record": options.record, "replay": options.replay}
+    results.start(meta, invocation(options.limit, options.concurrency, options.budget_usd, **tapes))
     tally = Tally()
     if options.learn:  # answers recorded by earlier runs of this sample, not yet rated
         earlier = await asyncio.to_thread(results.every_record)
@@ -114,6 +157,8 @@ async def _run_items(
                 prompt = task.prompt(item)
                 outcome = await answer(hashiru, options.system, options.model, prompt, policy)
                 record = to_record(task, item, prompt, outcome)
+                if recorder is not None:  # its calls on disk before the record that needs them
+                    recorder.flush()
                 results.append(record)
                 if tally.learned is not None:
                     just = await asyncio.to_thread(learn, hashiru.outcomes, task.NAME, [record])

@@ -139,9 +139,10 @@ class Company:
         if reason := provider.unavailable_reason():
             raise AgentError(f"Cannot hire on {provider_name}: {reason}.")
         places = await self._placements(meter, provider, model_name, approve, emit)
-        if not provider.local:
+        paid = not provider.local and not provider.replayed  # a replay costs nothing
+        if paid:
             self.prices.require(provider_name, model_name)
-        fee = Decimal(0) if provider.local else self.hire_fee_usd
+        fee = self.hire_fee_usd if paid else Decimal(0)
         placed = await asyncio.to_thread(
             self.ledger.hire,
             run_id=meter.run_id,

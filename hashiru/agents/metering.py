@@ -17,14 +17,18 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from hashiru import tracing
 from hashiru.economy.ledger import BudgetState, Ledger, Reservation
 from hashiru.economy.prices import PriceBook
+from hashiru.economy.resources import gib
 from hashiru.errors import ProviderError
 from hashiru.messages import Message, ModelResponse, TextDelta, ToolSpec, Usage
 from hashiru.providers import ChatModel
 from hashiru.providers.base import StreamItem
 from hashiru.settings import RunPolicy, Settings
 
+REPLAY_SOURCE = "replay"
+"""The price source of a call played back from a cassette: it cost nothing."""
 MESSAGE_OVERHEAD_TOKENS = 16  # a chat template's role markers and separators, per message
 
 
@@ -55,6 +59,7 @@ class Bill:
 
     usage: Usage = field(default_factory=Usage)
     cost_usd: Decimal = Decimal(0)
+    response: ModelResponse | None = None  # the reply, for the call's span
 
 
 class Meter:
@@ -95,8 +100,45 @@ class Meter:
         max_tokens: int,
         note: str = "",
     ) -> AsyncIterator[Bill]:
+        """Pay for one call (see `_paid`), inside its `chat <model>` span."""
+        with tracing.span(
+            f"chat {model.name}", **self._chat_span(agent, model, messages, note)
+        ) as span:
+            async with self._paid(agent, model, messages, tools, max_tokens, note) as bill:
+                yield bill
+            span.set(**_reply_span(bill, self._latest))
+
+    def _chat_span(
+        self, agent: str, model: ChatModel, messages: Sequence[Message], note: str
+    ) -> dict[str, object]:
+        """A `chat <model>` span's attributes (GenAI conventions, and who pays for it)."""
+        attributes: dict[str, object] = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": tracing.provider_name(model.provider.name),
+            "gen_ai.request.model": model.name,
+            "hashiru.agent": agent,
+            "hashiru.run_id": self.run_id,
+            "hashiru.note": note or None,
+        }
+        if tracing.content_traced():
+            turns = [m.model_dump(mode="json", exclude_defaults=True) for m in messages]
+            attributes["gen_ai.input.messages"] = tracing.as_text(turns)
+        return attributes
+
+    @asynccontextmanager
+    async def _paid(
+        self,
+        agent: str,
+        model: ChatModel,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec],
+        max_tokens: int,
+        note: str,
+    ) -> AsyncIterator[Bill]:
         provider, name = model.provider.name, model.name
-        if model.local:
+        if model.provider.replayed:
+            worst = Decimal(0)
+        elif model.local:
             worst = self.prices.local_cost(self.config.request_timeout)
         else:
             bound = input_token_bound(messages, tools)
@@ -129,7 +171,10 @@ class Meter:
         self, hold: Reservation, bill: Bill, model: ChatModel, started: float, ok: bool, note: str
     ) -> None:
         seconds = time.monotonic() - started
-        if model.local:
+        replayed = bill.response is not None and bill.response.replayed
+        if model.provider.replayed or replayed:
+            bill.cost_usd, source, note = Decimal(0), REPLAY_SOURCE, note or "replayed"
+        elif model.local:
             bill.cost_usd, source = self.prices.local_cost(seconds), "local compute"
         else:
             bill.cost_usd = self.prices.cost(model.provider.name, model.name, bill.usage)
@@ -210,7 +255,7 @@ class MeteredModel(Costed):
         limit = max_tokens or self.meter.config.max_tokens
         async with self._paying(messages, tools, limit) as bill:
             response = await self.model.complete(messages, tools, limit)
-            bill.usage = response.usage
+            bill.usage, bill.response = response.usage, response
         return response, bill.cost_usd
 
     async def stream(
@@ -220,5 +265,24 @@ class MeteredModel(Costed):
         async with self._paying(messages, tools, limit) as bill:
             async for item in self.model.stream(messages, tools, limit):
                 if not isinstance(item, TextDelta):
-                    bill.usage = item.usage
+                    bill.usage, bill.response = item.usage, item
                 yield item
+
+
+def _reply_span(bill: Bill, budgets: BudgetState | None) -> dict[str, object]:
+    """What a finished call adds to its span: usage, dollars, the memory local models hold
+    after it, and the reply when traced."""
+    attributes: dict[str, object] = {
+        "gen_ai.usage.input_tokens": bill.usage.input_tokens,
+        "gen_ai.usage.output_tokens": bill.usage.output_tokens,
+        "hashiru.cost_usd": bill.cost_usd,
+        "hashiru.memory_used_gib": gib(budgets.memory_used_bytes) if budgets else None,
+    }
+    if (reply := bill.response) is not None:
+        attributes["gen_ai.response.model"] = reply.model or None
+        attributes["gen_ai.response.finish_reasons"] = [reply.stop_reason or ""]
+        if tracing.content_traced():
+            attributes["gen_ai.output.messages"] = tracing.as_text(
+                reply.as_message().model_dump(mode="json", exclude_defaults=True)
+            )
+    return attributes

@@ -43,6 +43,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _policy_flags(run)
     run.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    recording = run.add_mutually_exclusive_group()
+    recording.add_argument(
+        "--record",
+        type=a.writable_file,
+        metavar="FILE",
+        help="write a cassette of the run's model calls and look-ups, to replay it later",
+    )
+    recording.add_argument(
+        "--replay",
+        type=a.readable_file,
+        metavar="FILE",
+        help="answer every model call from this cassette: no provider, no dollars",
+    )
+    recording.add_argument(
+        "--replay-new",
+        type=a.readable_file,
+        metavar="FILE",
+        help="replay, sending the requests the cassette lacks to the providers and adding them",
+    )
+    run.add_argument(
+        "--trace",
+        type=a.writable_file,
+        metavar="FILE.json",
+        help="write the run's OpenTelemetry spans to this file as JSON",
+    )
 
     chat = command(
         "chat", "chat:chat_command", "Chat with the CEO in the terminal (Ctrl+D leaves)."

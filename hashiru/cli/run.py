@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
+from pathlib import Path
 
 from rich.markup import escape
 from rich.padding import Padding
@@ -31,7 +33,7 @@ from hashiru.agents.toolsmith import Approver, ToolRequest, refuse_all
 from hashiru.cli.output import console, errors
 from hashiru.cli.parser import LATEST
 from hashiru.conversations import Conversation
-from hashiru.errors import ConversationError
+from hashiru.errors import ConversationError, HashiruError
 from hashiru.runtime import Hashiru, RunResult
 from hashiru.settings import RunPolicy
 
@@ -39,13 +41,22 @@ from hashiru.settings import RunPolicy
 async def run_command(hashiru: Hashiru, args: argparse.Namespace) -> int:
     conversation = await conversation_for(hashiru, args.conversation)
     on_event = None if args.json else EventPrinter()
-    result = await hashiru.run(
-        args.task,
-        on_event=on_event,
-        approve=approver(args.yes),
-        policy=policy_for(hashiru, conversation, args),
-        conversation=conversation,
-    )
+    try:
+        result = await hashiru.run(
+            args.task,
+            on_event=on_event,
+            approve=approver(args.yes),
+            policy=policy_for(hashiru, conversation, args),
+            conversation=conversation,
+        )
+    except HashiruError as exc:
+        if args.trace:
+            await write_trace(hashiru, getattr(exc, "trace_id", None), args.trace)
+        raise
+    if args.trace:
+        await write_trace(hashiru, result.trace_id, args.trace)
+    if tape := args.record or args.replay_new:
+        await save_cassette(hashiru, result, tape)
     if args.json:
         print(result.model_dump_json(indent=2))
     else:
@@ -53,6 +64,25 @@ async def run_command(hashiru: Hashiru, args: argparse.Namespace) -> int:
         line = f"{summary(result)} · {_continue_hint(result)}"
         console.print(f"[dim]{escape(line)}[/]", soft_wrap=True)
     return 0 if result.answer.strip() else 1
+
+
+async def write_trace(hashiru: Hashiru, trace_id: str | None, path: Path) -> None:
+    """The run's spans, oldest first, as the OpenTelemetry SDK writes each in JSON."""
+    assert hashiru.tracing is not None  # --trace turns tracing on
+    spans = hashiru.tracing.spans(trace_id) if trace_id else []
+    text = json.dumps({"trace_id": trace_id, "spans": spans}, indent=2)
+    await asyncio.to_thread(path.write_text, text, encoding="utf-8")
+    errors.print(f"[dim]{len(spans)} spans written to {escape(str(path))}[/]")
+
+
+async def save_cassette(hashiru: Hashiru, result: RunResult, path: Path) -> None:
+    """The recorded calls, with the CEO model the run used (a replay runs on it)."""
+    cassette = hashiru.providers.cassette
+    assert cassette is not None  # --record made one
+    cassette.settings["ceo_model"] = result.ceo_model
+    await asyncio.to_thread(cassette.save, path)
+    calls = len(cassette.calls)
+    errors.print(f"[dim]{calls} model calls recorded in {escape(str(path))}[/]")
 
 
 async def conversation_for(hashiru: Hashiru, ref: str | None) -> Conversation:

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import importlib
 import threading
+from typing import Literal
 
 from hashiru.errors import ConfigError
 from hashiru.providers.base import Chat, ChatModel, ModelInfo, Provider, ProviderConfig
+from hashiru.providers.cassette import Cassette, RecordingProvider, ReplayProvider
 from hashiru.settings import GIB, ModelSettings, Settings
 
 __all__ = [
     "BACKENDS",
+    "Cassette",
     "Chat",
     "ChatModel",
     "ModelInfo",
@@ -104,9 +107,21 @@ class Providers:
     `extra` backends (a test's scripted models) come ready-made, with their own config.
     """
 
-    def __init__(self, settings: Settings, extra: dict[str, Provider] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        extra: dict[str, Provider] | None = None,
+        cassette: Cassette | None = None,
+        replay: Literal["", "only", "new"] = "",
+    ) -> None:
+        """`cassette`: record every backend's calls into it; or play them back from it instead
+        of any backend (`replay="only"`), sending only what it lacks to the real backends and
+        recording that too (`replay="new"`)."""
         self.settings = settings
-        self._instances: dict[str, Provider] = dict(extra or {})
+        self.cassette, self.replay = cassette, replay if cassette is not None else ""
+        self._played: set[int] = set()  # the cassette's calls played back so far
+        self._extra = dict(extra or {})
+        self._instances: dict[str, Provider] = {}
         self._lock = threading.Lock()  # backends are imported in threads too (`survey`)
         if clash := sorted(settings.endpoints.keys() & BACKENDS.keys()):
             raise ConfigError(
@@ -116,8 +131,11 @@ class Providers:
 
     @property
     def names(self) -> list[str]:
-        """Every backend: the built-in ones, then each endpoint."""
-        return [*BACKENDS, *self.settings.endpoints]
+        """Every backend: the built-in ones, then each endpoint (and, played back, whatever the
+        cassette used)."""
+        names = [*BACKENDS, *self.settings.endpoints]
+        played = list(self.cassette.providers) if self.replay and self.cassette else []
+        return [*names, *(name for name in played if name not in names)]
 
     def parse_ref(self, ref: str) -> tuple[str, str]:
         """Split `provider:model`; the model part may itself contain colons (`ollama:qwen3:8b`)."""
@@ -134,8 +152,10 @@ class Providers:
 
     def config(self, name: str) -> ProviderConfig:
         """Backend `name`'s config, without importing its SDK (a ready-made one keeps its own)."""
-        if name in self._instances:
-            return self._instances[name].config
+        if name in self._extra:
+            return self._extra[name].config
+        if self.replay == "only" and name not in BACKENDS and name not in self.settings.endpoints:
+            return ProviderConfig(retries=0)  # a backend of the cassette's, unknown here
         return provider_config(self.settings, self._known(name))
 
     def get(self, name: str) -> Provider:
@@ -143,14 +163,33 @@ class Providers:
         code, call this in a thread)."""
         with self._lock:
             if name not in self._instances:
-                endpoint = self.settings.endpoints.get(self._known(name))
-                module_name, class_name = (BACKENDS.get(name) or ENDPOINT_BACKEND).split(":")
-                backend = getattr(importlib.import_module(module_name), class_name)
-                if endpoint is None:
-                    self._instances[name] = backend(config=self.config(name))
-                else:
-                    self._instances[name] = backend(name, endpoint, self.config(name))
+                self._instances[name] = self._made(name)
             return self._instances[name]
+
+    def _made(self, name: str) -> Provider:
+        """Backend `name` as this registry serves it: real, recorded or played back."""
+        if self.replay:
+            assert self.cassette is not None
+            local = self.cassette.providers.get(name, True)
+            new = self._recorded(self._real(name)) if self.replay == "new" else None
+            return ReplayProvider(name, local, self.cassette, self._played, new)
+        return self._recorded(self._real(name))
+
+    def _real(self, name: str) -> Provider:
+        if name in self._extra:
+            return self._extra[name]
+        endpoint = self.settings.endpoints.get(self._known(name))
+        module_name, class_name = (BACKENDS.get(name) or ENDPOINT_BACKEND).split(":")
+        backend = getattr(importlib.import_module(module_name), class_name)
+        if endpoint is None:
+            return backend(config=self.config(name))
+        return backend(name, endpoint, self.config(name))
+
+    def _recorded(self, backend: Provider) -> Provider:
+        """`backend`, writing into the cassette when there is one."""
+        if self.cassette is None:
+            return backend
+        return RecordingProvider(backend, self.cassette)
 
     def model(self, ref: str, host: str = "") -> ChatModel:
         """`ref` as an employee loaded on `host` talks to it ("": the backend's one place)."""

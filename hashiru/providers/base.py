@@ -87,6 +87,8 @@ class Provider(ABC):
     """The environment variables that hold this backend's API key; empty: it needs none."""
     can_pull: ClassVar[bool] = False
     """Whether a model it lacks can be downloaded onto it (`pull`)."""
+    replayed: ClassVar[bool] = False
+    """Whether its answers are played back from a cassette: no call is made, nothing is paid."""
 
     def __init__(self, config: ProviderConfig | None = None) -> None:
         self.config = config or ProviderConfig()

@@ -23,6 +23,22 @@ CSS = """
 #conversations { font-size: 0.85em; }
 #scorecard [role=gridcell], #scorecard [role=columnheader] { font-size: 12px; }
 #scorecard-note { font-size: 0.8em; opacity: 0.8; }
+.hashiru-waterfall { display: grid; grid-template-columns: minmax(7rem, 1.2fr) minmax(6rem, 1fr)
+  auto auto auto; gap: 0.15rem 0.5rem; align-items: center; font-size: 12px; margin: 0.3rem 0;
+  max-height: 420px; overflow-y: auto; }
+.hashiru-waterfall .head, .hashiru-waterfall .row { display: contents; }
+.hashiru-waterfall .head b { font-weight: 600; color: var(--body-text-color-subdued);
+  white-space: nowrap; }
+.hashiru-waterfall .who { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.hashiru-waterfall .track { position: relative; height: 0.7rem; border-radius: 0.2rem;
+  background: var(--background-fill-secondary); }
+.hashiru-waterfall .bar { position: absolute; top: 0; height: 100%; min-width: 2px;
+  border-radius: 0.2rem; }
+.hashiru-waterfall .num { text-align: right; font-variant-numeric: tabular-nums;
+  white-space: nowrap; }
+.hashiru-waterfall .marks { grid-column: 1 / -1; font-size: 11px; margin-top: -0.1rem;
+  color: var(--body-text-color-subdued); }
+.hashiru-waterfall [data-failed] .who { color: #ef4444; }
 """
 
 
@@ -59,6 +75,7 @@ class Controls:
     reject: gr.Button
     chatbot: gr.Chatbot
     message: gr.MultimodalTextbox
+    trace: gr.HTML  # the latest turn's waterfall, or a line saying why there is none
     # the team
     team: gr.Dataframe
     fire_choices: gr.Dropdown
@@ -178,6 +195,8 @@ def _chat_column(c: Controls) -> None:
         stop_btn=True,
         elem_id="message",
     )
+    with gr.Accordion("Trace of the latest turn", open=True, elem_id="trace-panel"):
+        c.trace = gr.HTML(panels.trace_note(panels.NO_TURN_YET), elem_id="trace")
 
 
 def _team_tab(c: Controls) -> None:

@@ -1,5 +1,5 @@
 """The side panels' contents (conversations, team, scorecard, budget, tools, MCP servers,
-memory) as rows and HTML.
+memory, the latest turn's trace) as rows and HTML.
 
 Pure functions of the workspace's state, so the chat handler can refresh them mid-turn and the
 tests can check them without a browser.
@@ -28,6 +28,7 @@ from hashiru.runtime import Hashiru
 from hashiru.settings import RunPolicy
 from hashiru.tools import Tool
 from hashiru.tools.mcp import ServerStatus
+from hashiru.tracing import KEPT_TRACES
 from hashiru.transcript import WHERE
 
 CONVERSATION_COLUMNS = ["conversation", "when", "USD"]
@@ -253,3 +254,77 @@ def memory_rows(hashiru: Hashiru, query: str = "") -> list[list[Any]]:
     return [
         [m.id, m.kind, m.text, m.recalls, m.created_at.strftime("%Y-%m-%d %H:%M")] for m in found
     ]
+
+
+TRACE_KINDS = {
+    "invoke_agent": ("the turn", "#6366f1"),
+    "step": ("a step", "#94a3b8"),
+    "chat": ("a model call", "#10b981"),
+    "execute_tool": ("a tool", "#f59e0b"),
+}
+"""The waterfall's bar colour for each kind of span, and its name in the legend."""
+FAILED_COLOUR = "#ef4444"
+TRACING_OFF = (
+    "Tracing is off, so turns leave no trace to show: set <code>tracing = true</code> in "
+    "hashiru.toml (<code>hashiru ui</code> turns it on)."
+)
+NO_TURN_YET = "Each turn's trace shows here when it ends: who worked, how long, what it cost."
+NO_TRACE_KEPT = (
+    "No trace of this conversation's last turn here: traces are kept in memory, for turns "
+    "run in this app since it started."
+)
+
+
+def trace_note(text: str) -> str:
+    """One line in place of the waterfall (`text` is HTML: it may hold <code>)."""
+    return f'<p class="hashiru-trace-note"><small>{text}</small></p>'
+
+
+def waterfall_html(rows: Sequence[display.WaterfallRow], trace_id: str) -> str:
+    """A turn's spans as bars on its timeline, each indented under its parent: who, how long,
+    how many tokens in/out, how many dollars; what happened in a span (a hire, a refusal, an
+    error) on a line under it."""
+    if not rows:
+        return trace_note(
+            f"The spans of trace <code>{html.escape(trace_id)}</code> are gone: the app keeps "
+            f"the latest {KEPT_TRACES} traces in memory."
+        )
+    total = max(row.end_ms for row in rows)
+    head = '<b>span</b><b>timeline</b><b>took</b><b title="input/output">tokens</b><b>USD</b>'
+    body = "".join(_waterfall_row(row, total) for row in rows)
+    keys = " · ".join(
+        f'<span style="color:{colour}">■</span> {name}'
+        for name, colour in [*TRACE_KINDS.values(), ("failed", FAILED_COLOUR)]
+    )
+    caption = f"{display.took(total)} · {len(rows)} spans · trace {html.escape(trace_id)}"
+    return (
+        f'<div class="hashiru-trace" data-trace="{html.escape(trace_id)}">'
+        f"<small>{caption}</small>"
+        f'<div class="hashiru-waterfall"><div class="head">{head}</div>{body}</div>'
+        f"<small>{keys}</small></div>"
+    )
+
+
+def _waterfall_row(row: display.WaterfallRow, total: float) -> str:
+    """The row's cells, and a line of its marks; the bar is placed in percent of `total`."""
+    left = 100 * row.start_ms / total if total else 0.0
+    width = 100 * row.duration_ms / total if total else 0.0
+    colour = FAILED_COLOUR if row.failed else TRACE_KINDS.get(row.kind, ("", "#64748b"))[1]
+    indent = f"padding-left:{row.depth * 0.9:.1f}em"
+    label = html.escape(row.label)
+    at = html.escape(f"starts at +{display.took(row.start_ms)}, takes {row.took}")
+    numbers = "".join(
+        f'<span class="num">{html.escape(n)}</span>' for n in (row.took, row.tokens, row.usd)
+    )
+    cells = (
+        f'<span class="who" style="{indent}" title="{label}: {at}">{label}</span>'
+        f'<span class="track"><span class="bar" style="left:{left:.2f}%;width:{width:.2f}%;'
+        f'background:{colour}"></span></span>{numbers}'
+    )
+    failed = " data-failed" if row.failed else ""
+    shown = (
+        f'<div class="row" data-depth="{row.depth}" data-kind="{html.escape(row.kind)}"{failed}>'
+    )
+    marks = " · ".join(html.escape(mark) for mark in row.marks)
+    under = f'<div class="marks" style="{indent}">{marks}</div>' if marks else ""
+    return f"{shown}{cells}</div>{under}"

@@ -43,6 +43,7 @@ class TurnUpdate:
     approval: ApprovalNeeded | None = None
     done: bool = False
     answer: str = ""
+    trace_id: str | None = None  # once done: the run's trace, when tracing is on
 
 
 async def run_turn(
@@ -86,12 +87,12 @@ async def run_turn(
                 transcript.apply(item)
                 yield TurnUpdate(transcript, event=item)
         result = await task
-        yield TurnUpdate(transcript, done=True, answer=result.answer)
+        yield TurnUpdate(transcript, done=True, answer=result.answer, trace_id=result.trace_id)
     except ConversationError as exc:  # the turn could not be saved: deleted meanwhile
         transcript.error(str(exc))
-        yield TurnUpdate(transcript, done=True)
-    except HashiruError:  # the run emitted RunFailed, which the transcript shows
-        yield TurnUpdate(transcript, done=True)
+        yield TurnUpdate(transcript, done=True, trace_id=getattr(exc, "trace_id", None))
+    except HashiruError as exc:  # the run emitted RunFailed, which the transcript shows
+        yield TurnUpdate(transcript, done=True, trace_id=getattr(exc, "trace_id", None))
     except Exception as exc:  # a bug: say so briefly, keep the trace for the log
         log.exception("the turn failed")
         transcript.error(f"Something went wrong in HASHIRU ({type(exc).__name__}); see its log.")

@@ -10,6 +10,7 @@ import pytest
 
 from bench.__main__ import main
 from hashiru.providers import Provider
+from tests.bench.priced_gemini import gemini  # noqa: F401 - a fixture, for every bench test
 from tests.bench.quiz import write_data
 
 

@@ -2,7 +2,8 @@
 
 The chat handler streams `run_turn`'s transcript and refreshes the team and budget panels as
 hires, calls and fires happen; one turn at a time per session, and the message box is locked
-while it runs. When it ends, the conversation list shows the saved turn.
+while it runs. When it ends, the conversation list shows the saved turn, and the Trace panel
+its waterfall.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from hashiru.ui.layout import Controls
 from hashiru.ui.turn import run_turn
 from hashiru.ui.wiring import updates
 from hashiru.ui.wiring.common import PRIVATE, QUIET
-from hashiru.ui.wiring.updates import Updates
+from hashiru.ui.wiring.updates import LatestTraces, Updates
 
 if TYPE_CHECKING:
     from hashiru.ui.app import App
@@ -28,7 +29,7 @@ PANEL_EVENTS = (ToolCallFinished, AgentHired, AgentFired)
 """Events after which the team and budget panels are refreshed mid-turn."""
 
 
-def wire_chat(app: App, c: Controls) -> None:
+def wire_chat(app: App, c: Controls, traces: LatestTraces) -> None:
     chat_outputs = [c.chatbot, c.message, c.approval, c.approval_text, c.approval_code, c.approve]
     outputs = {*chat_outputs, *updates.company_outputs(c)}
 
@@ -53,6 +54,8 @@ def wire_chat(app: App, c: Controls) -> None:
             if update.approval:
                 session.pending = update.approval.decision
                 shown |= _approval_prompt(c, update.approval.request)
+            if update.trace_id:
+                traces.record(session.conversation.id, update.trace_id)
             if update.done or isinstance(update.event, PANEL_EVENTS):
                 panels_now = await asyncio.to_thread(updates.company, app, c, session)
                 shown[c.fire_choices] = panels_now.pop(c.fire_choices)  # keep the person's pick
@@ -65,17 +68,19 @@ def wire_chat(app: App, c: Controls) -> None:
     )
 
     def after(request: gr.Request) -> Updates:
-        """The turn may have made or deleted a tool, and it saved itself in the conversation."""
+        """The turn may have made or deleted a tool, it saved itself in the conversation, and
+        it left a trace."""
         session = app.session(request)
         return (
             updates.tools(c, session)
             | updates.conversation(c, session)
             | updates.conversation_list(c, session)
+            | updates.trace(c, session, traces)
         )
 
     saved = [c.stored, c.conversation_title, c.conversation_about]
     listing = updates.conversation_list_outputs(c)
-    send.then(after, None, [c.tools, c.tool_choice, *saved, *listing], **QUIET)
+    send.then(after, None, [c.tools, c.tool_choice, *saved, *listing, c.trace], **QUIET)
 
     async def stopped(request: gr.Request) -> Updates:
         session = app.session(request)

@@ -21,7 +21,7 @@ from hashiru.ui.layout import Controls
 from hashiru.ui.session import Session
 from hashiru.ui.wiring import updates
 from hashiru.ui.wiring.common import QUIET
-from hashiru.ui.wiring.updates import Updates
+from hashiru.ui.wiring.updates import LatestTraces, Updates
 
 if TYPE_CHECKING:
     from hashiru.ui.app import App
@@ -33,13 +33,14 @@ def switched_outputs(c: Controls) -> list[Block]:
     """What changes when the session switches to another conversation."""
     return [
         c.chatbot, c.stored, c.conversation_title, c.conversation_about, c.modes, c.max_steps,
-        c.max_seconds, c.ceo_model, c.tools, c.tool_choice,
+        c.max_seconds, c.ceo_model, c.tools, c.tool_choice, c.trace,
         *updates.conversation_list_outputs(c),
     ]  # fmt: skip
 
 
-async def switched(c: Controls, session: Session) -> Updates:
-    """The page after the session switched conversation: its chat, settings, tools, list."""
+async def switched(c: Controls, session: Session, traces: LatestTraces) -> Updates:
+    """The page after the session switched conversation: its chat, settings, tools, list, and
+    its latest turn's trace."""
 
     def read() -> Updates:
         return (
@@ -48,6 +49,7 @@ async def switched(c: Controls, session: Session) -> Updates:
             | updates.settings(c, session)
             | updates.tools(c, session)
             | updates.conversation_list(c, session)
+            | updates.trace(c, session, traces)
         )
 
     shown = await asyncio.to_thread(read)
@@ -60,7 +62,7 @@ def reopen(session: Session, ref: str) -> None:
     session.open(session.hashiru.conversations.get(ref, owner=session.login))
 
 
-def wire_conversations(app: App, c: Controls) -> None:
+def wire_conversations(app: App, c: Controls, traces: LatestTraces) -> None:
     listing = updates.conversation_list_outputs(c)
     outputs = switched_outputs(c)
     unchanged: Updates = {c.chatbot: gr.skip()}
@@ -86,7 +88,7 @@ def wire_conversations(app: App, c: Controls) -> None:
         except ConversationError as exc:
             gr.Warning(str(exc))
             return unchanged
-        return await switched(c, session)
+        return await switched(c, session, traces)
 
     async def new_chat(request: gr.Request) -> Updates:
         session = app.session(request)
@@ -94,7 +96,7 @@ def wire_conversations(app: App, c: Controls) -> None:
             gr.Warning(BUSY)
             return unchanged
         session.reset()
-        return await switched(c, session)
+        return await switched(c, session, traces)
 
     def rename(title: str, request: gr.Request) -> Updates:
         session = app.session(request)
@@ -124,7 +126,7 @@ def wire_conversations(app: App, c: Controls) -> None:
                 return unchanged
             gr.Info(f"Deleted “{opened.title}”.")
         session.reset()
-        return await switched(c, session)
+        return await switched(c, session, traces)
 
     c.conversation_query.change(
         search, [c.conversation_query], listing, trigger_mode="always_last", **QUIET

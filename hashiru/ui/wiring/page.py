@@ -22,7 +22,7 @@ from hashiru.ui.wiring import updates
 from hashiru.ui.wiring.common import QUIET
 from hashiru.ui.wiring.conversations import reopen
 from hashiru.ui.wiring.memory import Search
-from hashiru.ui.wiring.updates import Updates
+from hashiru.ui.wiring.updates import LatestTraces, Updates
 
 if TYPE_CHECKING:
     from hashiru.ui.app import App
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 REFRESH_SECONDS = 5.0
 
 
-def wire_page(app: App, c: Controls, search_memories: Search) -> None:
+def wire_page(app: App, c: Controls, search_memories: Search, traces: LatestTraces) -> None:
     def opened(stored: str | None, request: gr.Request) -> Updates:
         """The workspace and this session as they are now, on the conversation the browser
         had open (a sync handler: on a thread)."""
@@ -47,6 +47,7 @@ def wire_page(app: App, c: Controls, search_memories: Search) -> None:
             | updates.settings(c, session)
             | updates.conversation(c, session)
             | updates.conversation_list(c, session)
+            | updates.trace(c, session, traces)
             | {
                 c.chatbot: session.chat,
                 c.usd: float(state.usd_total),
@@ -73,7 +74,7 @@ def wire_page(app: App, c: Controls, search_memories: Search) -> None:
     workspace = [
         *updates.company_outputs(c), c.tools, c.tool_choice, c.chatbot, c.modes,
         c.max_steps, c.max_seconds, c.usd, c.gib, c.stored, c.conversation_title,
-        c.conversation_about, *updates.conversation_list_outputs(c),
+        c.conversation_about, c.trace, *updates.conversation_list_outputs(c),
     ]  # fmt: skip
     # the CEO model shown is the reopened conversation's: after it is reopened
     app.blocks.load(opened, [c.stored], workspace, **QUIET).then(

@@ -2,9 +2,9 @@
 
 Every hire, call and fire moves the team, its scorecard and the budget together (`company`);
 the session's switches and the toolsmith move the tools (`tools`); each turn moves the
-conversation list (`conversation_list`). They read SQLite and the tool registry, so an async
-handler calls them through `asyncio.to_thread`; Gradio runs sync handlers on its worker threads
-already.
+conversation list (`conversation_list`) and leaves a trace (`trace`). They read SQLite and the
+tool registry, so an async handler calls them through `asyncio.to_thread`; Gradio runs sync
+handlers on its worker threads already.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 from gradio.blocks import Block
 
+from hashiru import display
 from hashiru.conversations import PAGE_SIZE
 from hashiru.errors import ConfigError
 from hashiru.ui import panels
@@ -98,6 +99,37 @@ def conversation(c: Controls, session: Session) -> Updates:
         c.conversation_title: opened.title,
         c.conversation_about: panels.conversation_about(opened),
     }
+
+
+class LatestTraces:
+    """The trace of each conversation's latest turn run by this app, by conversation id.
+
+    Spans live in the process's memory (`Hashiru.tracing`), so this does too: a conversation
+    reopened after a restart, or continued by `hashiru run`, has no trace here."""
+
+    def __init__(self) -> None:
+        self._ids: dict[str, str] = {}
+
+    def record(self, conversation_id: str, trace_id: str) -> None:
+        self._ids[conversation_id] = trace_id
+
+    def get(self, conversation_id: str) -> str | None:
+        return self._ids.get(conversation_id)
+
+
+def trace(c: Controls, session: Session, traces: LatestTraces) -> Updates:
+    """The waterfall of the open conversation's latest turn, or a line saying why there is
+    none: tracing is off, no turn has run yet, or its spans are not in this process."""
+    tracing = session.hashiru.tracing
+    trace_id = traces.get(session.conversation.id)
+    if tracing is None:
+        shown = panels.trace_note(panels.TRACING_OFF)
+    elif trace_id is None:
+        said = panels.NO_TRACE_KEPT if session.conversation.turns else panels.NO_TURN_YET
+        shown = panels.trace_note(said)
+    else:
+        shown = panels.waterfall_html(display.waterfall(tracing.spans(trace_id)), trace_id)
+    return {c.trace: shown}
 
 
 def settings(c: Controls, session: Session) -> Updates:
